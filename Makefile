@@ -1,0 +1,89 @@
+# posthorn: build, test and run.  `make` builds user commands into bin/ and
+# daemons into libexec/; `make check` runs the C unit tests and the bats
+# integration tests and ends with "N passed, N failed"; `make run` starts a
+# demo instance in ./run; `make bench` compares throughput with Postfix.
+# SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer.
+
+CC ?= cc
+OPT ?= -O2
+CFLAGS_BASE = -std=c17 -Wall -Wextra -Werror -Wshadow -Wvla -D_GNU_SOURCE \
+	-Icommon $(OPT) -g -fno-strict-aliasing
+LDLIBS = -lcdb -lssl -lcrypto -lcrypt
+ifeq ($(SAN),1)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+BUILD ?= build-san
+else
+BUILD ?= build
+endif
+CFLAGS += $(CFLAGS_BASE)
+
+# program name -> source directory
+BIN_PROGS = posthorn sendmail mailq
+LIBEXEC_PROGS = master smtpd enqueue qmgr local
+SRCDIR_posthorn = posthorn
+SRCDIR_sendmail = queue/sendmail
+SRCDIR_mailq = queue/mailq
+SRCDIR_master = master
+SRCDIR_smtpd = smtpd
+SRCDIR_enqueue = queue/enqueue
+SRCDIR_qmgr = queue/qmgr
+SRCDIR_local = delivery/local
+
+COMMON_SRC = $(wildcard common/*.c)
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
+LIB = $(BUILD)/libposthorn.a
+
+PROG_TARGETS = $(BIN_PROGS:%=bin/%) $(LIBEXEC_PROGS:%=libexec/%)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+
+all: deps-check $(PROG_TARGETS) $(UNIT_BINS)
+
+deps-check:
+	@scripts/deps.sh check build
+
+deps:
+	scripts/deps.sh install
+
+$(BUILD)/%.o: %.c $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+define prog_rule
+$(1)/$(2): $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard $$(SRCDIR_$(2))/*.c)) $(LIB)
+	@mkdir -p $(1)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach p,$(BIN_PROGS),$(eval $(call prog_rule,bin,$(p))))
+$(foreach p,$(LIBEXEC_PROGS),$(eval $(call prog_rule,libexec,$(p))))
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+check: all
+	@scripts/deps.sh check test
+	@BUILD=$(BUILD) tests/run
+
+# Fuzz targets: libFuzzer with clang (make fuzz; FUZZ_SECONDS per target).
+FUZZ_SECONDS ?= 30
+fuzz:
+	@tests/fuzz/run $(FUZZ_SECONDS)
+
+run: all
+	@scripts/run.sh
+
+bench: all
+	@tests/bench/run
+
+clean:
+	rm -rf build build-san bin libexec
+
+.PHONY: all deps deps-check check run bench clean fuzz
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
