@@ -1,0 +1,180 @@
+/* envelope: enqueue's reader of the client's records (the pipe protocol of
+ * doc/design.md).  Every record is length-checked before its data is read,
+ * the order S, A*, (O? R)+, M*, E0: is enforced, addresses are checked,
+ * and each R is expanded through the aliases table as it arrives.  The
+ * recipients are written once the first M (or the E) arrives; the message
+ * bytes stream straight to the file. */
+#include "enqueue.h"
+#include "addr.h"
+#include "record.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#define ENV_REC_MAX 65536	/* S, A, O, R record data */
+#define MSG_REC_MAX (1u << 20)	/* one M record */
+
+static const char *const attr_names[] = {
+	"client", "helo", "proto", "body", "smtputf8", "auth", "ident", NULL,
+};
+
+static int printable(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static void check_attr(const struct buf *d)
+{
+	const char *eq = memchr(d->s, '=', d->len);
+	if (!eq || !printable(d->s, d->len))
+		enq_fail(1, "554 5.6.0 malformed attribute record");
+	size_t nlen = (size_t)(eq - d->s);
+	for (int i = 0; attr_names[i]; i++)
+		if (strlen(attr_names[i]) == nlen && !memcmp(attr_names[i], d->s, nlen))
+			return;
+	enq_fail(1, "554 5.6.0 unknown attribute \"%.*s\"", (int)(nlen < 40 ? nlen : 40), d->s);
+}
+
+static void check_sender(const struct buf *d)
+{
+	if (d->len > 0 && addr_check(d->s, d->len, 1) != ADDR_OK)
+		enq_fail(1, "554 5.1.7 bad sender address");
+}
+
+/* Expands one R and records, for each new final recipient, its original. */
+static void add_rcpt(struct enq *e, const struct buf *r, const struct buf *orig)
+{
+	if (++e->nrcpt_in > (unsigned long long)config_num(e->cfg, "max_recipients"))
+		enq_fail(1, "554 5.5.3 too many recipients");
+	if (addr_check(r->s, r->len, 1) != ADDR_OK)
+		enq_fail(1, "554 5.1.3 bad recipient address");
+	struct buf err = BUF_INIT;
+	size_t before = e->rcpts.n;
+	int rc = resolve_expand(&e->res, r->s, r->len, &e->rcpts, &err);
+	if (rc == -1)
+		enq_fail(111, "451 4.3.0 cannot read the aliases table");
+	if (rc < 0)
+		enq_fail(1, "554 %s", buf_cstr(&err));
+	buf_free(&err);
+	e->origs = xrealloc(e->origs, size_mul(e->rcpts.n + 1, sizeof *e->origs));
+	for (size_t i = before; i < e->rcpts.n; i++) {
+		e->origs[i] = (struct buf)BUF_INIT;
+		const struct buf *src = orig->len ? orig : r;
+		if (orig->len || !mem_caseeq(src->s, src->len, e->rcpts.addrs[i].s,
+					     e->rcpts.addrs[i].len))
+			buf_copy(&e->origs[i], src);
+	}
+	e->norig = e->rcpts.n;
+}
+
+/* Writes the O/R records and the M header whose length is patched later. */
+static void start_message(struct enq *e)
+{
+	if (e->rcpts.n == 0)
+		enq_fail(1, "554 5.5.1 no valid recipients");
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < e->rcpts.n; i++) {
+		if (e->origs[i].len)
+			rec_put(&b, REC_ORCPT, e->origs[i].s, e->origs[i].len);
+		rec_put(&b, REC_RCPT, e->rcpts.addrs[i].s, e->rcpts.addrs[i].len);
+	}
+	enq_put(e, b.s, b.len);
+	e->msg_hdr_off = e->written + (off_t)e->file.len;
+	buf_reset(&b);
+	rec_put_header_fixed(&b, REC_MESSAGE, 0);
+	enq_put(e, b.s, b.len);
+	buf_free(&b);
+}
+
+static void add_message(struct enq *e, const struct buf *d)
+{
+	if (e->msg_hdr_off < 0)
+		start_message(e);
+	e->msg_len += d->len;
+	if (e->msg_len > (unsigned long long)config_num(e->cfg, "max_message_size"))
+		enq_fail(1, "552 5.3.4 message size exceeds fixed maximum message size");
+	enq_put(e, d->s, d->len);
+}
+
+/* Patches the real message length into the M header, then ends the file. */
+static void finish_message(struct enq *e)
+{
+	if (e->msg_hdr_off < 0)
+		start_message(e);
+	enq_put(e, "\nE0:\n", 5);
+	enq_flush(e);
+	struct buf h = BUF_INIT;
+	rec_put_header_fixed(&h, REC_MESSAGE, e->msg_len);
+	ssize_t w = pwrite(e->fd, h.s, h.len, e->msg_hdr_off);
+	buf_free(&h);
+	if (w != REC_FIXED_HEADER_LEN)
+		enq_fail(111, "451 4.3.0 cannot write the queue file");
+}
+
+static int get_record(struct io *in, char *type, struct buf *d, int in_message)
+{
+	int r = rec_get(in, type, d, in_message ? MSG_REC_MAX : ENV_REC_MAX);
+	if (r == 1 && *type == REC_MESSAGE && d->len > MSG_REC_MAX)
+		r = -2;
+	if (r == -2)
+		enq_fail(1, "554 5.6.0 record too long");
+	if (r == 0 || (r < 0 && (in->err == IO_ERR_EOF || in->eof)))
+		enq_fail(111, "451 4.3.0 input ended before the end record");
+	if (r < 0)
+		enq_fail(in->err == IO_ERR_TIMEOUT ? 111 : 1, "%s",
+			 in->err == IO_ERR_TIMEOUT ? "451 4.4.2 timeout reading the envelope"
+						   : "554 5.6.0 malformed record");
+	return 1;
+}
+
+/* States of the record order S, A*, (O? R)+, M*, E. */
+enum { ST_SENDER, ST_ATTRS, ST_ORIG, ST_RCPTS, ST_MESSAGE };
+
+void envelope_read(struct enq *e, struct io *in)
+{
+	struct buf d = BUF_INIT, orig = BUF_INIT;
+	int st = ST_SENDER;
+	char type;
+	for (;;) {
+		get_record(in, &type, &d, st >= ST_RCPTS);
+		if (type != REC_MESSAGE && d.len > ENV_REC_MAX)
+			enq_fail(1, "554 5.6.0 record too long");
+		if (type == REC_SENDER && st == ST_SENDER) {
+			check_sender(&d);
+			buf_copy(&e->sender, &d);
+			struct buf b = BUF_INIT;
+			rec_put(&b, REC_SENDER, d.s, d.len);
+			enq_put(e, b.s, b.len);
+			buf_free(&b);
+			st = ST_ATTRS;
+		} else if (type == REC_ATTR && st == ST_ATTRS) {
+			check_attr(&d);
+			struct buf b = BUF_INIT;
+			rec_put(&b, REC_ATTR, d.s, d.len);
+			enq_put(e, b.s, b.len);
+			buf_free(&b);
+		} else if (type == REC_ORCPT && (st == ST_ATTRS || st == ST_RCPTS)) {
+			if (d.len == 0 || !printable(d.s, d.len))
+				enq_fail(1, "554 5.6.0 malformed original recipient");
+			buf_copy(&orig, &d);
+			st = ST_ORIG;
+		} else if (type == REC_RCPT && st >= ST_ATTRS && st <= ST_RCPTS) {
+			add_rcpt(e, &d, &orig);
+			buf_reset(&orig);
+			st = ST_RCPTS;
+		} else if (type == REC_MESSAGE && st >= ST_RCPTS) {
+			add_message(e, &d);
+			st = ST_MESSAGE;
+		} else if (type == REC_END && d.len == 0 && st >= ST_RCPTS) {
+			break;
+		} else {
+			enq_fail(1, "554 5.6.0 unexpected '%c' record", type > 0x20 && type < 0x7f ? type : '?');
+		}
+	}
+	finish_message(e);
+	buf_free(&d);
+	buf_free(&orig);
+}
