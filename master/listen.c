@@ -1,0 +1,212 @@
+/* listen.c: the master's listening sockets and the per-connection fork.
+ * Services are a table (name, standard port, program, account) so that
+ * submission, SMTPS, POP3 and IMAP are one line each when they come.  A
+ * connection over max_connections or max_connections_per_ip gets a 421
+ * from the master itself, without a fork. */
+#include "master.h"
+#include "log.h"
+#include "privsep.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct service {
+	const char *name;
+	int std_port;
+	const char *prog;
+	const char *user_key;
+	int fd;
+};
+
+static struct service services[] = {
+	{"smtp", 25, "smtpd", "user_smtpd", -1},
+};
+#define NSERVICES (sizeof services / sizeof services[0])
+
+union sockaddr_any {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+	struct sockaddr_storage ss;
+};
+
+static int make_addr(const char *ip, int port, union sockaddr_any *a, socklen_t *len)
+{
+	memset(a, 0, sizeof *a);
+	if (inet_pton(AF_INET, ip, &a->in4.sin_addr) == 1) {
+		a->in4.sin_family = AF_INET;
+		a->in4.sin_port = htons((uint16_t)port);
+		*len = sizeof a->in4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, ip, &a->in6.sin6_addr) == 1) {
+		a->in6.sin6_family = AF_INET6;
+		a->in6.sin6_port = htons((uint16_t)port);
+		*len = sizeof a->in6;
+		return 0;
+	}
+	return -1;
+}
+
+static int bind_one(const char *ip, int port)
+{
+	union sockaddr_any a;
+	socklen_t len;
+	if (port <= 0 || port > 65535 || make_addr(ip, port, &a, &len) < 0) {
+		log_error("cannot listen on %s port %d: bad address or port", ip, port);
+		return -1;
+	}
+	int fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, &a.sa, len) < 0 || listen(fd, 128) < 0) {
+		log_error("cannot listen on %s port %d: %s", ip, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int listen_open(const struct config *cfg)
+{
+	const char *ip = config_str(cfg, "listen");
+	for (size_t i = 0; i < NSERVICES; i++) {
+		int port = config_port(cfg, services[i].std_port);
+		services[i].fd = bind_one(ip, port);
+		if (services[i].fd < 0)
+			return -1;
+		log_info("listening for %s on %s port %d", services[i].name, ip, port);
+	}
+	return 0;
+}
+
+void listen_close(void)
+{
+	for (size_t i = 0; i < NSERVICES; i++)
+		if (services[i].fd >= 0) {
+			close(services[i].fd);
+			services[i].fd = -1;
+		}
+}
+
+int listen_pollfds(struct pollfd *p)
+{
+	int n = 0;
+	for (size_t i = 0; i < NSERVICES; i++)
+		if (services[i].fd >= 0) {
+			p[n].fd = services[i].fd;
+			p[n].events = POLLIN;
+			p[n].revents = 0;
+			n++;
+		}
+	return n;
+}
+
+/* "ip" and "port" of a socket address, for the environment and the log. */
+static void addr_text(const union sockaddr_any *a, char *ip, size_t iplen, char *port, size_t plen)
+{
+	int pn = 0;
+	if (a->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, (socklen_t)iplen);
+		pn = ntohs(a->in6.sin6_port);
+		/* v4-mapped clients are logged and capped as plain IPv4 */
+		if (!strncmp(ip, "::ffff:", 7) && strchr(ip + 7, '.'))
+			memmove(ip, ip + 7, strlen(ip + 7) + 1);
+	} else if (a->sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &a->in4.sin_addr, ip, (socklen_t)iplen);
+		pn = ntohs(a->in4.sin_port);
+	} else {
+		snprintf(ip, iplen, "unknown");
+	}
+	snprintf(port, plen, "%d", pn);
+}
+
+static void refuse(const struct config *cfg, int fd, const char *ip, const char *why)
+{
+	struct buf msg = BUF_INIT;
+	buf_printf(&msg, "421 4.7.0 %s too many connections, try again later\r\n",
+		   config_str(cfg, "hostname"));
+	/* non-blocking: a client that does not read cannot stall the master */
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	ssize_t w = write(fd, msg.s, msg.len);
+	(void)w;
+	close(fd);
+	buf_free(&msg);
+	log_warn("refused connection from %s: %s", ip, why);
+}
+
+static void exec_service(const struct config *cfg, const struct service *s, int fd,
+			 const union sockaddr_any *peer)
+{
+	char rip[CHILD_IP_MAX], rport[16], lip[CHILD_IP_MAX], lport[16];
+	union sockaddr_any local;
+	socklen_t llen = sizeof local;
+	child_setup();
+	addr_text(peer, rip, sizeof rip, rport, sizeof rport);
+	if (getsockname(fd, &local.sa, &llen) < 0)
+		memset(&local, 0, sizeof local);
+	addr_text(&local, lip, sizeof lip, lport, sizeof lport);
+	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0)
+		_exit(111);
+	if (fd > 2)
+		close(fd);
+	setenv("PROTO", "TCP", 1);
+	setenv("TCPREMOTEIP", rip, 1);
+	setenv("TCPREMOTEPORT", rport, 1);
+	setenv("TCPLOCALIP", lip, 1);
+	setenv("TCPLOCALPORT", lport, 1);
+	priv_drop(config_str(cfg, s->user_key), (gid_t)-1);
+	struct buf path = BUF_INIT;
+	buf_printf(&path, "%s/%s", config_str(cfg, "libexec_dir"), s->prog);
+	char *args[] = {(char *)s->prog, "-c", cfg->path, NULL};
+	execv(buf_cstr(&path), args);
+	log_error("cannot run %s: %s", path.s, strerror(errno));
+	_exit(111);
+}
+
+static void accept_one(const struct config *cfg, const struct service *s)
+{
+	union sockaddr_any peer;
+	socklen_t plen = sizeof peer;
+	int fd = accept4(s->fd, &peer.sa, &plen, SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			log_warn("accept on %s: %s", s->name, strerror(errno));
+		return;
+	}
+	char ip[CHILD_IP_MAX], port[16];
+	addr_text(&peer, ip, sizeof ip, port, sizeof port);
+	if (children_count(CHILD_SMTPD) >= (size_t)config_num(cfg, "max_connections"))
+		return refuse(cfg, fd, ip, "max_connections reached");
+	if (children_count_ip(ip) >= (size_t)config_num(cfg, "max_connections_per_ip"))
+		return refuse(cfg, fd, ip, "max_connections_per_ip reached");
+	pid_t pid = fork();
+	if (pid == 0)
+		exec_service(cfg, s, fd, &peer);
+	close(fd);
+	if (pid < 0) {
+		log_error("fork for %s from %s: %s", s->name, ip, strerror(errno));
+		return;
+	}
+	child_add(pid, CHILD_SMTPD, ip);
+	log_info("%s connection from %s port %s (pid %ld)", s->name, ip, port, (long)pid);
+}
+
+void listen_handle(const struct config *cfg, const struct pollfd *p, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (!(p[i].revents & POLLIN))
+			continue;
+		for (size_t j = 0; j < NSERVICES; j++)
+			if (services[j].fd == p[i].fd)
+				accept_one(cfg, &services[j]);
+	}
+}

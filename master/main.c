@@ -1,0 +1,229 @@
+/*
+ * NAME
+ *	master - posthorn's supervisor: listeners, daemons, log collection
+ *
+ * SYNOPSIS
+ *	master -c CONFIG [-f]
+ *
+ * DESCRIPTION
+ *	The only long-running root process (when installed).  Binds the
+ *	listeners (SMTP on listen:port_base+25), forks one smtpd per
+ *	connection as user_smtpd with the ucspi-tcp environment (TCPREMOTEIP,
+ *	TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT, PROTO=TCP), refuses with 421
+ *	over max_connections or max_connections_per_ip, starts qmgr (as
+ *	user_queue) and local (as user_mail) joined by a SOCK_SEQPACKET
+ *	socketpair on fd 3 of each, and restarts them together if either
+ *	dies.  Every child's stderr is collected, one timestamped line per
+ *	line, into log_dir/posthorn.log.  -f: stay in the foreground and copy
+ *	the log to stdout.  posthorn start runs it (detached unless
+ *	--foreground).
+ *	SIGTERM, SIGINT: stop listening, SIGTERM every child, wait (SIGKILL
+ *	after 10 s), remove the pid file, exit 0.  SIGHUP: re-read the
+ *	config and reopen the log file.
+ *
+ * EXIT STATUS
+ *	0 after a requested stop; 1 bad usage, bad config, or another master
+ *	holds the pid file; 111 cannot bind or open the log.
+ *
+ * FILES
+ *	log_dir/master.pid (flock held while running), log_dir/posthorn.log,
+ *	libexec_dir/{smtpd,qmgr,local}
+ */
+#include "master.h"
+#include "io.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define STOP_GRACE_MS 10000
+#define MAX_POLLFDS 16
+
+static int sig_pipe[2] = {-1, -1};
+static int pid_fd = -1;
+static struct buf pid_file = BUF_INIT;
+
+static void on_signal(int sig)
+{
+	int e = errno;
+	char c = (char)sig;
+	ssize_t w = write(sig_pipe[1], &c, 1);	/* full pipe: a wakeup is pending anyway */
+	(void)w;
+	errno = e;
+}
+
+static void signals_init(void)
+{
+	static const int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0};
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		die(111, "pipe: %s", strerror(errno));
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; sigs[i]; i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* The lock, not the file, says a master is running: a stale file left by
+ * a crash is simply taken over. */
+static void pidfile_lock(const struct config *cfg)
+{
+	buf_printf(&pid_file, "%s/master.pid", config_str(cfg, "log_dir"));
+	pid_fd = open(buf_cstr(&pid_file), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (pid_fd < 0)
+		die(111, "%s: %s", pid_file.s, strerror(errno));
+	if (flock(pid_fd, LOCK_EX | LOCK_NB) < 0) {
+		struct buf old = BUF_INIT;
+		file_read(pid_file.s, &old, 64);
+		while (old.len && old.s[old.len - 1] == '\n')
+			old.len--;
+		die(1, "another master is running (pid %s in %s)", buf_cstr(&old), pid_file.s);
+	}
+}
+
+static void pidfile_write(void)
+{
+	char text[32];
+	int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+	if (ftruncate(pid_fd, 0) < 0 || pwrite(pid_fd, text, (size_t)n, 0) != n || fsync(pid_fd) < 0)
+		die(111, "%s: %s", pid_file.s, strerror(errno));
+}
+
+static void pidfile_remove(void)
+{
+	unlink(pid_file.s);	/* before the lock goes: no window with a free lock and our pid */
+	close(pid_fd);
+}
+
+static void reload(struct config *cfg)
+{
+	struct config fresh;
+	struct buf err = BUF_INIT;
+	if (config_load(&fresh, cfg->path, &err) < 0) {
+		log_error("reload failed, keeping the old config: %s", buf_cstr(&err));
+	} else {
+		config_free(cfg);
+		*cfg = fresh;
+		logger_reopen(cfg);
+		log_info("reloaded %s (listeners keep their addresses until restart)", cfg->path);
+	}
+	buf_free(&err);
+}
+
+/* Reads the pending signals; returns 1 if asked to stop. */
+static int handle_signals(struct config *cfg)
+{
+	char sigs[64];
+	ssize_t n;
+	int stop = 0;
+	while ((n = read(sig_pipe[0], sigs, sizeof sigs)) > 0)
+		for (ssize_t i = 0; i < n; i++) {
+			if (sigs[i] == SIGTERM || sigs[i] == SIGINT)
+				stop = 1;
+			else if (sigs[i] == SIGHUP)
+				reload(cfg);
+		}
+	children_reap(cfg, stop);
+	return stop;
+}
+
+static int build_pollfds(struct pollfd *p, int listening)
+{
+	int n = 0;
+	p[n].fd = sig_pipe[0];
+	p[n].events = POLLIN;
+	p[n].revents = 0;
+	n++;
+	n += logger_pollfds(p + n);
+	if (listening)
+		n += listen_pollfds(p + n);
+	return n;
+}
+
+static void serve(struct config *cfg)
+{
+	struct pollfd p[MAX_POLLFDS];
+	for (;;) {
+		int n = build_pollfds(p, 1);
+		int timeout = daemons_tick(cfg);
+		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			die(111, "poll: %s", strerror(errno));
+		logger_handle(p + 1, 2);
+		if ((p[0].revents & POLLIN) && handle_signals(cfg))
+			return;
+		listen_handle(cfg, p + 3, n - 3);
+	}
+}
+
+static void stop_all(const struct config *cfg)
+{
+	struct pollfd p[MAX_POLLFDS];
+	listen_close();
+	log_info("stopping: %zu children", children_count(-1));
+	children_signal(SIGTERM);
+	for (int waited = 0; children_count(-1) > 0; waited += 100) {
+		if (waited >= STOP_GRACE_MS) {
+			log_warn("%zu children still running: SIGKILL", children_count(-1));
+			children_signal(SIGKILL);
+			waited = 0;
+		}
+		int n = build_pollfds(p, 0);
+		poll(p, (nfds_t)n, 100);
+		logger_handle(p + 1, 2);
+		handle_signals((struct config *)cfg);
+	}
+	log_info("stopped");
+	logger_drain();
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf = NULL;
+	int fg = 0, opt;
+	log_init("master", 0);
+	while ((opt = getopt(argc, argv, "c:f")) != -1) {
+		if (opt == 'c')
+			conf = optarg;
+		else if (opt == 'f')
+			fg = 1;
+		else
+			die(2, "usage: master -c CONFIG [-f]");
+	}
+	if (optind != argc)
+		die(2, "usage: master -c CONFIG [-f]");
+	if (!conf)
+		conf = config_default_path();
+	umask(022);
+	struct config cfg;
+	struct buf err = BUF_INIT;
+	if (config_load(&cfg, conf, &err) < 0)
+		die(1, "%s", buf_cstr(&err));
+	buf_free(&err);
+	signals_init();
+	pidfile_lock(&cfg);
+	if (logger_open(&cfg, fg) < 0)
+		die(111, "cannot start: no log");
+	if (listen_open(&cfg) < 0)
+		die(111, "cannot start: listener failed");
+	pidfile_write();
+	log_info("master started (pid %ld, config %s)", (long)getpid(), cfg.path);
+	logger_started();
+	daemons_start(&cfg);
+	serve(&cfg);
+	stop_all(&cfg);
+	pidfile_remove();
+	config_free(&cfg);
+	buf_free(&pid_file);
+	return 0;
+}

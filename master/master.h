@@ -1,0 +1,45 @@
+/* master.h: the modules of libexec/master and what they share: the log
+ * collector (logger.c), the table of children (children.c), the listeners
+ * and per-connection smtpd (listen.c).  Only master includes this. */
+#ifndef POSTHORN_MASTER_H
+#define POSTHORN_MASTER_H
+
+#include <poll.h>
+#include <sys/types.h>
+#include <time.h>
+#include "config.h"
+
+/* logger.c: every child's stderr -> one pipe -> timestamped lines in
+ * log_dir/posthorn.log (and stdout in foreground mode). */
+int logger_open(const struct config *cfg, int foreground);
+int logger_reopen(const struct config *cfg);
+int logger_child_fd(void);	/* write end handed to children as fd 2 */
+int logger_pollfds(struct pollfd *p);	/* returns how many it filled */
+void logger_handle(const struct pollfd *p, int n);
+void logger_drain(void);	/* reads whatever is waiting */
+void logger_started(void);	/* startup over: stop copying to stderr */
+
+/* children.c */
+enum child_kind { CHILD_SMTPD, CHILD_QMGR, CHILD_LOCAL };
+#define CHILD_IP_MAX 64
+void child_add(pid_t pid, enum child_kind kind, const char *ip);
+size_t children_count(int kind);	/* kind < 0: all */
+size_t children_count_ip(const char *ip);
+void children_signal(int sig);
+/* Resets what the master set up, in a freshly forked child: signals, own
+ * session, stderr into the log pipe. */
+void child_setup(void);
+/* Reaps every exited child, logs it and restarts qmgr/local when due. */
+void children_reap(const struct config *cfg, int stopping);
+void daemons_start(const struct config *cfg);
+/* Restarts the qmgr/local pair when its delay has passed; returns the
+ * poll timeout (ms) until the next thing to do, or -1. */
+int daemons_tick(const struct config *cfg);
+
+/* listen.c */
+int listen_open(const struct config *cfg);	/* 0 ok, -1 (logged) */
+void listen_close(void);
+int listen_pollfds(struct pollfd *p);
+void listen_handle(const struct config *cfg, const struct pollfd *p, int n);
+
+#endif
