@@ -1,0 +1,166 @@
+/* mail: the MAIL and RCPT commands and the recipient policy: a local
+ * domain needs a known user or alias (550 5.1.1 otherwise, never accept
+ * and bounce), a foreign domain needs a client in relay-clients (554 5.7.1
+ * otherwise: never an open relay).  Used by session.c. */
+#include "smtpd.h"
+#include "addr.h"
+#include "log.h"
+#include "parse.h"
+
+#include <errno.h>
+#include <string.h>
+
+static struct parse_opts opts(const struct session *s)
+{
+	struct parse_opts o = {
+		.esmtp = s->esmtp,
+		.smtputf8_offered = s->smtputf8_offered,
+		.smtputf8 = s->smtputf8,
+		.max_size = s->lim.max_size,
+	};
+	return o;
+}
+
+static void log_reject(struct session *s, const char *cmd, const struct smtp_err *e,
+		       const char *arg, size_t len)
+{
+	log_info("reject: %s from %s[%s]: %d %s %s; %s", cmd, buf_cstr(&s->rdns),
+		 buf_cstr(&s->ip), e->code, e->enh, e->text, safe(s, arg, len));
+}
+
+void cmd_mail(struct session *s, const char *arg, size_t len)
+{
+	if (s->helo.len == 0) {
+		reply_error(s, 503, "5.5.1", "Error: send HELO/EHLO first");
+		return;
+	}
+	if (s->in_mail) {
+		reply_error(s, 503, "5.5.1", "Error: nested MAIL command");
+		return;
+	}
+	struct mail_req m = {BUF_INIT, 0, 0, 0};
+	struct parse_opts o = opts(s);
+	struct smtp_err e = smtp_parse_mail(arg, len, &o, &m);
+	if (e.code) {
+		log_reject(s, "MAIL", &e, arg, len);
+		reply_error(s, e.code, e.enh, "%s", e.text);
+	} else {
+		buf_copy(&s->from, &m.addr);
+		s->in_mail = 1;
+		s->body_8bit = m.body_8bit;
+		s->smtputf8 = m.smtputf8;
+		reply(s, 250, "2.1.0", "Ok");
+	}
+	mail_req_free(&m);
+}
+
+static int resolver_ready(struct session *s)
+{
+	if (s->res_state == 0) {
+		s->res_state = resolver_open(&s->res, s->cfg) == 0 ? 1 : -1;
+		if (s->res_state < 0)
+			log_error("cannot open the tables: %s", strerror(errno));
+	}
+	return s->res_state == 1;
+}
+
+/* relay-clients is read once per session, when first needed. */
+static int relay_allowed(struct session *s)
+{
+	if (!s->relay_loaded) {
+		struct buf path = BUF_INIT, err = BUF_INIT;
+		config_file(s->cfg, "relay-clients", &path);
+		int r = cidr_list_load(&s->relay, path.s, &err);
+		if (r < 0)
+			log_error("%s: %s", path.s, strerror(errno));
+		else if (r > 0)
+			log_warn("%s: %s (%d bad lines ignored)", path.s, buf_cstr(&err), r);
+		s->relay_loaded = 1;
+		buf_free(&path);
+		buf_free(&err);
+	}
+	return cidr_list_match(&s->relay, s->ip.s, s->ip.len);
+}
+
+static int local_part_is(const struct buf *addr, const char *name)
+{
+	const char *at = memrchr(addr->s, '@', addr->len);
+	size_t n = at ? (size_t)(at - addr->s) : addr->len;
+	return mem_caseeq(addr->s, n, name, strlen(name));
+}
+
+#define E(c, e, t) ((struct smtp_err){(c), (e), (t)})
+
+/* Decides on one recipient; code 0 accepts it. */
+static struct smtp_err rcpt_policy(struct session *s, const struct buf *addr)
+{
+	if (!resolver_ready(s))
+		return E(451, "4.3.0", "Error: temporary table failure");
+	if (!resolve_is_local(&s->res, addr->s, addr->len))
+		return relay_allowed(s) ? E(0, "", "")
+					: E(554, "5.7.1", "Error: relay access denied");
+	/* RFC 5321 4.5.1: postmaster of every domain we serve */
+	if (local_part_is(addr, "postmaster"))
+		return E(0, "", "");
+	int k = resolve_known(&s->res, addr->s, addr->len);
+	if (k < 0)
+		return E(451, "4.3.0", "Error: temporary table failure");
+	return k ? E(0, "", "") : E(550, "5.1.1", "Error: user unknown");
+}
+
+static void rcpt_add(struct session *s, const struct buf *addr)
+{
+	if (s->nrcpt == s->rcpt_cap) {
+		size_t cap = s->rcpt_cap ? size_mul(s->rcpt_cap, 2) : 8;
+		s->rcpts = xrealloc(s->rcpts, size_mul(cap, sizeof *s->rcpts));
+		s->rcpt_cap = cap;
+	}
+	struct buf b = BUF_INIT;
+	buf_copy(&b, addr);
+	s->rcpts[s->nrcpt++] = b;
+}
+
+/* Parses the argument; a bare <postmaster> becomes postmaster@domain. */
+static struct smtp_err rcpt_parse(struct session *s, const char *arg, size_t len,
+				  struct rcpt_req *r)
+{
+	struct parse_opts o = opts(s);
+	struct smtp_err e = smtp_parse_rcpt(arg, len, &o, r);
+	if (e.code == 0 && r->postmaster) {
+		buf_putc(&r->addr, '@');
+		buf_puts(&r->addr, s->domain);
+		addr_normalize(&r->addr);
+	}
+	return e;
+}
+
+void cmd_rcpt(struct session *s, const char *arg, size_t len)
+{
+	if (!s->in_mail) {
+		reply_error(s, 503, "5.5.1", "Error: need MAIL command");
+		return;
+	}
+	s->rcpt_tried = 1;
+	if ((long)s->nrcpt >= s->lim.max_rcpt) {
+		/* RFC 5321 4.5.3.1.10: 452, the client sends the rest later */
+		reply(s, 452, "4.5.3", "Error: too many recipients");
+		return;
+	}
+	struct rcpt_req r = {BUF_INIT, 0};
+	struct smtp_err e = rcpt_parse(s, arg, len, &r);
+	int parsed = e.code == 0;
+	if (parsed)
+		e = rcpt_policy(s, &r.addr);
+	if (e.code) {
+		log_reject(s, "RCPT", &e, arg, len);
+		if (parsed)
+			reply_error(s, e.code, e.enh, "<%s>: %s",
+				    safe(s, r.addr.s, r.addr.len), e.text);
+		else
+			reply_error(s, e.code, e.enh, "%s", e.text);
+	} else {
+		rcpt_add(s, &r.addr);
+		reply(s, 250, "2.1.5", "Ok");
+	}
+	rcpt_req_free(&r);
+}

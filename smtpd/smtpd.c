@@ -1,0 +1,183 @@
+/*
+ * NAME
+ *	smtpd - the posthorn ESMTP server (RFC 5321)
+ *
+ * SYNOPSIS
+ *	libexec/smtpd [-c CONFIG] [-m smtp|submission]
+ *
+ * DESCRIPTION
+ *	Serves one SMTP session on fd 0 (input) and fd 1 (output), so it
+ *	runs under posthorn's master, inetd, or systemd Accept=yes.  The
+ *	client address comes from $TCPREMOTEIP (master, ucspi-tcp), else
+ *	$REMOTE_ADDR, else getpeername(2) on fd 0, else "unknown"; its host
+ *	name only from $TCPREMOTEHOST (smtpd does no DNS lookups).
+ *
+ *	Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY (252) HELP,
+ *	EXPN (502).  Extensions: PIPELINING, SIZE, 8BITMIME,
+ *	ENHANCEDSTATUSCODES (codes in every reply but the greeting and the
+ *	EHLO list), SMTPUTF8 (config smtputf8).
+ *
+ *	Recipients are checked at RCPT time: a local domain needs a user
+ *	or alias (else 550 5.1.1), any other domain a client inside a block
+ *	of the relay-clients table (else 554 5.7.1).  <postmaster> and
+ *	postmaster@ every local domain are always accepted.
+ *
+ *	Message data: only CRLF.CRLF ends DATA.  A bare LF or bare CR
+ *	anywhere in the data is not normalised: the message is read to the
+ *	real CRLF.CRLF and then REJECTED with 554 5.6.0, so it can never be
+ *	ended early or split in two (SMTP smuggling).  Dot-stuffing is
+ *	removed, CRLF stored as LF.  Also refused after the data: size over
+ *	max_message_size or header over max_header_size (552 5.3.4), a line
+ *	over smtp_data_line_max (554 5.6.0), more than max_hops Received:
+ *	fields (554 5.4.6).  8-bit data without BODY=8BITMIME is accepted.
+ *
+ *	The message goes to libexec_dir/enqueue through a pipe, led by a
+ *	Received: field; in submission mode Date: and Message-ID: are added
+ *	where missing.  250 is sent only after enqueue has made the message
+ *	durable.
+ *
+ *	Limits: smtp_line_max (500 5.5.2, the session goes on),
+ *	max_recipients (452 4.5.3), max_errors (421 4.7.0 and close; each
+ *	error reply after the third waits smtp_error_delay), smtp_timeout
+ *	and smtp_data_timeout (421 4.4.2 and close).
+ *
+ * EXIT STATUS
+ *	0 after a session, 2 on a usage error, 111 if the configuration
+ *	cannot be read (the client gets 421 first).
+ *
+ * FILES
+ *	CONFIG (default $POSTHORN_CONFIG or /etc/posthorn/posthorn.conf);
+ *	beside it domains.cdb, users.cdb, aliases.cdb, relay-clients.
+ */
+#include "smtpd.h"
+#include "cidr.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void usage(void)
+{
+	log_error("usage: smtpd [-c CONFIG] [-m smtp|submission]");
+	exit(2);
+}
+
+static int ip_valid(const char *s)
+{
+	unsigned char a[16];
+	return s && cidr_parse_ip(s, strlen(s), a) == 0;
+}
+
+/* The peer of fd 0 as text, IPv4-mapped addresses as plain IPv4. */
+static int peer_ip(struct buf *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char text[INET6_ADDRSTRLEN];
+	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	const char *r = NULL;
+	if (ss.ss_family == AF_INET)
+		r = inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text, sizeof text);
+	else if (ss.ss_family == AF_INET6)
+		r = inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, text, sizeof text);
+	if (!r)
+		return -1;
+	if (!strncmp(text, "::ffff:", 7) && strchr(text + 7, '.'))
+		r = text + 7;
+	buf_puts(out, r);
+	return 0;
+}
+
+static int host_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 255)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-", s[i]))
+			return 0;
+	return 1;
+}
+
+static void client_identity(struct session *s)
+{
+	const char *ip = getenv("TCPREMOTEIP");
+	if (!ip_valid(ip))
+		ip = getenv("REMOTE_ADDR");
+	if (ip_valid(ip))
+		buf_puts(&s->ip, ip);
+	else if (peer_ip(&s->ip) < 0)
+		buf_puts(&s->ip, "unknown");
+	const char *host = getenv("TCPREMOTEHOST");
+	buf_puts(&s->rdns, host_valid(host) ? host : "unknown");
+	buf_cstr(&s->ip);
+	buf_cstr(&s->rdns);
+}
+
+static const char *our_hostname(const struct config *c, char *tmp, size_t size)
+{
+	const char *h = config_str(c, "hostname");
+	if (h && *h)
+		return h;
+	if (gethostname(tmp, size - 1) < 0)
+		return "localhost";
+	tmp[size - 1] = 0;
+	return tmp;
+}
+
+/* Under inetd fd 2 may be the client's socket: log to syslog instead. */
+static int stderr_is_client(void)
+{
+	struct stat a, b;
+	return fstat(0, &a) == 0 && fstat(2, &b) == 0 && S_ISSOCK(b.st_mode) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static void config_fail(const char *msg)
+{
+	static const char r[] = "421 4.3.0 Service temporarily unavailable\r\n";
+	log_error("%s", msg);
+	(void)!write(1, r, sizeof r - 1);
+	exit(111);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cfgpath = config_default_path(), *mode = "smtp";
+	int opt;
+	log_init("smtpd", stderr_is_client());
+	while ((opt = getopt(argc, argv, "c:m:")) != -1) {
+		if (opt == 'c')
+			cfgpath = optarg;
+		else if (opt == 'm')
+			mode = optarg;
+		else
+			usage();
+	}
+	if (optind != argc || (strcmp(mode, "smtp") && strcmp(mode, "submission")))
+		usage();
+	signal(SIGPIPE, SIG_IGN);
+	struct config cfg;
+	struct buf err = BUF_INIT;
+	if (config_load(&cfg, cfgpath, &err) < 0)
+		config_fail(buf_cstr(&err));
+	if (config_bool(&cfg, "log_syslog"))
+		log_init("smtpd", 1);
+	char host[256];
+	struct session s;
+	session_init(&s, &cfg, !strcmp(mode, "submission"));
+	s.hostname = our_hostname(&cfg, host, sizeof host);
+	client_identity(&s);
+	session_run(&s);
+	session_free(&s);
+	config_free(&cfg);
+	buf_free(&err);
+	return 0;
+}

@@ -1,0 +1,92 @@
+/* smtpd.h: the session state shared by smtpd's modules: session.c (the
+ * command loop, replies, HELO/EHLO and the small commands), mail.c (MAIL,
+ * RCPT and the recipient policy), data_cmd.c (DATA), enqueue_client.c (the
+ * pipe to enqueue) and headers.c (the fields smtpd adds). */
+#ifndef POSTHORN_SMTPD_H
+#define POSTHORN_SMTPD_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "buf.h"
+#include "cidr.h"
+#include "config.h"
+#include "io.h"
+#include "resolve.h"
+
+struct limits {
+	unsigned long long max_size, max_header;
+	size_t line_max, data_line_max;
+	long max_rcpt, max_errors, max_hops;
+	int timeout_ms, data_timeout_ms;
+	unsigned error_delay;	/* seconds */
+};
+
+struct session {
+	const struct config *cfg;
+	struct limits lim;
+	struct io io;
+	int submission;		/* -m submission */
+	const char *hostname, *domain;
+	struct buf ip, rdns, helo;
+	int esmtp, smtputf8_offered;
+	/* the current transaction */
+	int in_mail;
+	struct buf from;
+	struct buf *rcpts;
+	size_t nrcpt, rcpt_cap;
+	int rcpt_tried;		/* a RCPT was seen, even if refused */
+	int body_8bit, smtputf8;
+	/* policy, loaded on first use */
+	struct resolver res;
+	int res_state;		/* 0 not opened, 1 open, -1 failed */
+	struct cidr_list relay;
+	int relay_loaded;
+	/* counters */
+	long errors, messages;
+	int quit;
+	struct buf tmp;		/* scratch for log_safe */
+};
+
+/* session.c */
+void session_init(struct session *s, const struct config *cfg, int submission);
+void session_free(struct session *s);
+void session_run(struct session *s);
+void session_reset(struct session *s);
+void reply(struct session *s, int code, const char *enh, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* An error reply: counted, delayed after a few, may end the session. */
+void reply_error(struct session *s, int code, const char *enh, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+const char *safe(struct session *s, const char *p, size_t n);
+
+/* mail.c */
+void cmd_mail(struct session *s, const char *arg, size_t len);
+void cmd_rcpt(struct session *s, const char *arg, size_t len);
+
+/* data_cmd.c */
+void cmd_data(struct session *s, size_t arglen);
+
+/* enqueue_client.c: the pipe protocol of doc/design.md */
+struct enq {
+	pid_t pid;
+	struct io io;		/* rfd: enqueue's stdout, wfd: its stdin */
+	struct buf qid;
+	int failed;		/* a write failed or timed out: enqueue is gone */
+};
+/* Starts enqueue and reads its queue id: 0 ok, -1 failure. */
+int enq_start(struct enq *e, const struct config *cfg, int timeout_ms);
+/* Queues one record; written out once 64 KiB are waiting. */
+void enq_record(struct enq *e, char type, const void *p, size_t n);
+void enq_flush(struct enq *e);
+/* Writes E0:, reads the answer: 0 queued, else the SMTP reply for the
+ * client (code, enhanced code, text) in reply. */
+int enq_finish(struct enq *e, int *code, struct buf *enh, struct buf *text);
+/* Closes the pipe without E0: (enqueue then queues nothing) and reaps. */
+void enq_abort(struct enq *e);
+
+/* headers.c */
+void hdr_received(struct session *s, const char *qid, struct buf *out);
+void hdr_date(struct buf *out);
+void hdr_message_id(struct session *s, const char *qid, struct buf *out);
+
+#endif
