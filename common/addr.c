@@ -9,7 +9,8 @@ static int is_atext(unsigned char c, int utf8)
 {
 	if (c >= 0x80)
 		return utf8;
-	return isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+	/* c != 0: strchr would find the string's own terminator */
+	return isalnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 static int is_qtext(unsigned char c, int utf8)
