@@ -33,16 +33,18 @@ PY
 }
 
 # ph_instance [extra init args...]: sets PH_DIR, PH_BASE, PH_SMTP
+# PH_TOP is the temp directory around the instance: teardown removes it.
 ph_instance() {
-	PH_DIR=$(mktemp -d /tmp/posthorn-test.XXXXXX)
-	chmod 755 "$PH_DIR"
+	PH_TOP=$(mktemp -d /tmp/posthorn-test.XXXXXX)
+	PH_DIR=$PH_TOP/i
+	export PH_TOP PH_DIR
+	chmod 755 "$PH_TOP"
 	PH_BASE=$(ph_free_base)
 	PH_SMTP=$((PH_BASE + 25))
-	posthorn init "$PH_DIR/i" --domain example.test --hostname mx.example.test \
+	export PH_BASE PH_SMTP
+	posthorn init "$PH_DIR" --domain example.test --hostname mx.example.test \
 		--listen 127.0.0.1 --port-base "$PH_BASE" "$@" >/dev/null
-	PH_DIR=$PH_DIR/i
 	echo demo | posthorn -C "$PH_DIR" user add demo@example.test >/dev/null
-	export PH_DIR PH_BASE PH_SMTP
 }
 
 ph_start() {
@@ -56,9 +58,12 @@ ph_stop() {
 }
 
 # Teardown for files that use ph_instance: stop, then remove the instance.
+# Removes only a directory ph_instance made, whatever failed before.
 ph_teardown() {
 	ph_stop
-	[ -n "${PH_DIR:-}" ] && rm -rf "$(dirname "$PH_DIR")"
+	case "${PH_TOP:-}" in
+	/tmp/posthorn-test.?*) rm -rf "$PH_TOP" ;;
+	esac
 	return 0
 }
 
