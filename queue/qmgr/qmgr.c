@@ -1,0 +1,307 @@
+/*
+ * NAME
+ *     qmgr - the posthorn queue manager
+ *
+ * SYNOPSIS
+ *     qmgr [-c CONFIG]      (started by master, fd 3 = socket to local)
+ *
+ * DESCRIPTION
+ *     Schedules every queued message.  At start it removes day-old files
+ *     from queue/tmp/ and scans queue/active/ and queue/incoming/ once;
+ *     afterwards it learns of new mail only from the trigger FIFO
+ *     (queue/trigger: 'N' new mail in incoming/, 'F' flush: retry every
+ *     deferred message now) and keeps the schedule in memory: a FIFO of
+ *     ready messages and a heap of deferred ones keyed by the next attempt
+ *     time, which is also stored as the queue file's mtime.
+ *
+ *     Recipients in local domains go to local as requests over fd 3, at
+ *     most local_concurrency at once; other domains are deferred (remote
+ *     delivery is issue 4).  Temporary failures are retried after an
+ *     interval from retry_min doubling to retry_max; after queue_lifetime
+ *     they bounce.  Permanent failures bounce (RFC 3464, via enqueue, with
+ *     the null sender; never to the null sender).  A message is removed
+ *     when every recipient is done.  SIGTERM: exit at once; whatever was
+ *     in flight is attempted again at the next start, and local's Maildir
+ *     names make the repeat harmless.  SIGHUP: reopen the tables.
+ *
+ * EXIT STATUS
+ *     0 after SIGTERM; 111 when the queue cannot be opened.
+ *
+ * FILES
+ *     QUEUE/{incoming,active,defer,bounce,tmp}/, QUEUE/trigger
+ */
+#include "qmgr.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TMP_MAX_AGE 86400
+
+static volatile sig_atomic_t got_term, got_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+}
+
+static void signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;	/* no SA_RESTART: poll() must return */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int open_dir(int qdir, const char *name)
+{
+	int fd = openat(qdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		die(111, "cannot open queue directory %s: %s", name, strerror(errno));
+	return fd;
+}
+
+static int open_trigger(int qdir)
+{
+	int fd = openat(qdir, "trigger", O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (mkfifoat(qdir, "trigger", 0600) < 0 && errno != EEXIST)
+			die(111, "cannot create the trigger FIFO: %s", strerror(errno));
+		fd = openat(qdir, "trigger", O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	}
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+		die(111, "cannot open the trigger FIFO: %s", fd < 0 ? strerror(errno) : "not a FIFO");
+	return fd;
+}
+
+/* Calls fn for each queue id in a directory (fd is dup'ed: kept open). */
+static void each_qid(int dirfd, void (*fn)(struct qmgr *, int, const char *), struct qmgr *m)
+{
+	int fd = dup(dirfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		log_error("cannot read queue directory: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	rewinddir(d);
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (qid_valid(e->d_name, strlen(e->d_name)))
+			fn(m, dirfd, e->d_name);
+	closedir(d);
+}
+
+static void take_incoming(struct qmgr *m, int dirfd, const char *qid)
+{
+	if (renameat(dirfd, qid, m->active, qid) < 0) {
+		log_error("%s: cannot move to active/: %s", qid, strerror(errno));
+		return;
+	}
+	ready_push(qid);
+}
+
+static void take_active(struct qmgr *m, int dirfd, const char *qid)
+{
+	(void)m;
+	struct stat st;
+	if (fstatat(dirfd, qid, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return;
+	struct entry e;
+	memset(&e, 0, sizeof e);
+	memcpy(e.qid, qid, strlen(qid));
+	e.next = st.st_mtime;
+	if (e.next > time(NULL))
+		deferred_push(&e);
+	else
+		ready_push(qid);
+}
+
+static void clean_tmp(struct qmgr *m, int dirfd, const char *name)
+{
+	(void)m;
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_mtime + TMP_MAX_AGE < time(NULL) && unlinkat(dirfd, name, 0) == 0)
+		log_info("removed stale temporary file tmp/%s", name);
+}
+
+/* tmp/ names are not queue ids, so this one walks the directory itself. */
+static void clean_tmp_dir(struct qmgr *m)
+{
+	int fd = dup(m->tmp);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			clean_tmp(m, m->tmp, e->d_name);
+	closedir(d);
+}
+
+static void open_queue(struct qmgr *m)
+{
+	const char *dir = config_str(m->cfg, "queue_dir");
+	m->qdir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (m->qdir < 0)
+		die(111, "cannot open the queue %s: %s", dir, strerror(errno));
+	m->incoming = open_dir(m->qdir, "incoming");
+	m->active = open_dir(m->qdir, "active");
+	m->defer = open_dir(m->qdir, "defer");
+	m->bounce = open_dir(m->qdir, "bounce");
+	m->tmp = open_dir(m->qdir, "tmp");
+	m->trigger = open_trigger(m->qdir);
+}
+
+static void open_tables(struct qmgr *m, int again)
+{
+	if (again)
+		resolver_close(&m->res);
+	if (resolver_open(&m->res, m->cfg) < 0)
+		log_error("cannot open the tables in %s: every recipient looks remote", m->cfg->dir);
+}
+
+/* Reads every pending trigger byte; 'F' anywhere means flush. */
+static void read_trigger(struct qmgr *m)
+{
+	char b[512];
+	int flush = 0, any = 0;
+	ssize_t n;
+	while ((n = read(m->trigger, b, sizeof b)) > 0) {
+		any = 1;
+		if (memchr(b, 'F', (size_t)n))
+			flush = 1;
+	}
+	if (!any)
+		return;
+	if (flush) {
+		log_info("flush: every deferred message is retried now");
+		open_tables(m, 1);
+		deferred_release(time(NULL), 1);
+	}
+	each_qid(m->incoming, take_incoming, m);
+}
+
+/* Starts requests while slots are free: first the open jobs' remaining
+ * recipients, then new jobs from the ready list. */
+static void fill(struct qmgr *m)
+{
+	while (m->sock_failed == 0 && transport_free_slot()) {
+		struct job *j = m->jobs;
+		while (j && j->next_todo >= j->ntodo)
+			j = j->next;
+		if (j) {
+			size_t rcpt = j->todo[j->next_todo++];
+			transport_send(m, j, rcpt);
+			if (job_answered(j))
+				job_finish(m, j);
+			continue;
+		}
+		struct entry e;
+		if (m->njobs >= m->concurrency || !ready_pop(&e))
+			break;
+		job_open(m, &e);
+	}
+}
+
+static int poll_timeout(struct qmgr *m)
+{
+	time_t now = time(NULL);
+	long long t = transport_expire(m, now);
+	long long d = deferred_wait(now);
+	if (d >= 0 && (t < 0 || d * 1000 < t))
+		t = d * 1000;
+	if (t < 0 || t > 3600 * 1000)
+		t = 3600 * 1000;
+	return (int)t;
+}
+
+static void loop(struct qmgr *m)
+{
+	while (!got_term) {
+		fill(m);
+		if (m->sock_failed) {
+			m->sock_failed = 0;
+			transport_lost(m);
+			continue;
+		}
+		struct pollfd p[2] = {{m->trigger, POLLIN, 0}, {m->sock, POLLIN, 0}};
+		int timeout = ready_count() && transport_free_slot() && m->njobs < m->concurrency ? 0
+												    : poll_timeout(m);
+		int r = poll(p, m->sock >= 0 ? 2 : 1, timeout);
+		if (r < 0 && errno != EINTR)
+			die(111, "poll: %s", strerror(errno));
+		if (got_hup) {
+			got_hup = 0;
+			open_tables(m, 1);
+		}
+		if (r > 0 && p[0].revents)
+			read_trigger(m);
+		if (r > 0 && m->sock >= 0 && p[1].revents)
+			transport_receive(m);
+		transport_expire(m, time(NULL));
+		deferred_release(time(NULL), 0);
+	}
+}
+
+static const char *parse_args(int argc, char **argv)
+{
+	const char *path = config_default_path();
+	int c;
+	while ((c = getopt(argc, argv, "c:")) != -1) {
+		if (c != 'c') {
+			fprintf(stderr, "usage: qmgr [-c CONFIG]\n");
+			exit(2);
+		}
+		path = optarg;
+	}
+	return path;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = parse_args(argc, argv);
+	log_init("qmgr", 0);
+	struct config cfg;
+	struct buf err = BUF_INIT;
+	if (config_load(&cfg, path, &err) < 0)
+		die(111, "%s", buf_cstr(&err));
+	if (config_bool(&cfg, "log_syslog"))
+		log_init("qmgr", 1);
+	umask(077);
+	signals();
+	struct qmgr m = {.cfg = &cfg, .sock = 3};
+	if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0) {
+		log_warn("no local delivery socket on fd 3: local mail is deferred");
+		m.sock = -1;
+	}
+	long long conc = config_num(&cfg, "local_concurrency");
+	m.concurrency = conc < 1 ? 1 : conc > 1000 ? 1000 : (size_t)conc;
+	transport_init(m.concurrency);
+	open_queue(&m);
+	open_tables(&m, 0);
+	clean_tmp_dir(&m);
+	each_qid(m.active, take_active, &m);
+	each_qid(m.incoming, take_incoming, &m);
+	log_info("started: %zu messages ready", ready_count());
+	loop(&m);
+	log_info("stopping");
+	return 0;
+}
