@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 struct service {
@@ -97,9 +98,73 @@ void listen_close(void)
 		}
 }
 
+/* A refused connection is not closed at once: closing with the client's
+ * unread bytes in the socket sends a reset, which can destroy the 421 on
+ * its way.  It lingers, half-closed, until the client closes or 2 s pass. */
+#define LINGER_MAX 32
+#define LINGER_SECS 2
+static struct lingering {
+	int fd;
+	time_t until;
+} lingering[LINGER_MAX];
+static int nlingering;
+
+static void linger_add(int fd)
+{
+	shutdown(fd, SHUT_WR);
+	if (nlingering == LINGER_MAX) {
+		close(fd);
+		return;
+	}
+	lingering[nlingering].fd = fd;
+	lingering[nlingering].until = time(NULL) + LINGER_SECS;
+	nlingering++;
+}
+
+static void linger_drop(int i)
+{
+	close(lingering[i].fd);
+	lingering[i] = lingering[--nlingering];
+}
+
+static void linger_read(int fd)
+{
+	char junk[4096];
+	for (int i = 0; i < nlingering; i++) {
+		if (lingering[i].fd != fd)
+			continue;
+		ssize_t r = read(fd, junk, sizeof junk);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+			linger_drop(i);
+		return;
+	}
+}
+
+static void linger_expire(void)
+{
+	time_t now = time(NULL);
+	for (int i = 0; i < nlingering;)
+		if (lingering[i].until <= now)
+			linger_drop(i);
+		else
+			i++;
+}
+
+int listen_busy(void)
+{
+	return nlingering > 0;
+}
+
 int listen_pollfds(struct pollfd *p)
 {
 	int n = 0;
+	linger_expire();
+	for (int i = 0; i < nlingering; i++) {
+		p[n].fd = lingering[i].fd;
+		p[n].events = POLLIN;
+		p[n].revents = 0;
+		n++;
+	}
 	for (size_t i = 0; i < NSERVICES; i++)
 		if (services[i].fd >= 0) {
 			p[n].fd = services[i].fd;
@@ -138,7 +203,7 @@ static void refuse(const struct config *cfg, int fd, const char *ip, const char 
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	ssize_t w = write(fd, msg.s, msg.len);
 	(void)w;
-	close(fd);
+	linger_add(fd);
 	buf_free(&msg);
 	log_warn("refused connection from %s: %s", ip, why);
 }
@@ -203,8 +268,9 @@ static void accept_one(const struct config *cfg, const struct service *s)
 void listen_handle(const struct config *cfg, const struct pollfd *p, int n)
 {
 	for (int i = 0; i < n; i++) {
-		if (!(p[i].revents & POLLIN))
+		if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
+		linger_read(p[i].fd);
 		for (size_t j = 0; j < NSERVICES; j++)
 			if (services[j].fd == p[i].fd)
 				accept_one(cfg, &services[j]);

@@ -45,7 +45,7 @@
 #include <unistd.h>
 
 #define STOP_GRACE_MS 10000
-#define MAX_POLLFDS 16
+#define MAX_POLLFDS 64
 
 static int sig_pipe[2] = {-1, -1};
 static int pid_fd = -1;
@@ -122,7 +122,7 @@ static void reload(struct config *cfg)
 }
 
 /* Reads the pending signals; returns 1 if asked to stop. */
-static int handle_signals(struct config *cfg)
+static int handle_signals(struct config *cfg, int stopping)
 {
 	char sigs[64];
 	ssize_t n;
@@ -134,7 +134,7 @@ static int handle_signals(struct config *cfg)
 			else if (sigs[i] == SIGHUP)
 				reload(cfg);
 		}
-	children_reap(cfg, stop);
+	children_reap(cfg, stop || stopping);
 	return stop;
 }
 
@@ -157,16 +157,18 @@ static void serve(struct config *cfg)
 	for (;;) {
 		int n = build_pollfds(p, 1);
 		int timeout = daemons_tick(cfg);
+		if (listen_busy() && (timeout < 0 || timeout > 1000))
+			timeout = 1000;
 		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			die(111, "poll: %s", strerror(errno));
 		logger_handle(p + 1, 2);
-		if ((p[0].revents & POLLIN) && handle_signals(cfg))
+		if ((p[0].revents & POLLIN) && handle_signals(cfg, 0))
 			return;
 		listen_handle(cfg, p + 3, n - 3);
 	}
 }
 
-static void stop_all(const struct config *cfg)
+static void stop_all(struct config *cfg)
 {
 	struct pollfd p[MAX_POLLFDS];
 	listen_close();
@@ -181,7 +183,7 @@ static void stop_all(const struct config *cfg)
 		int n = build_pollfds(p, 0);
 		poll(p, (nfds_t)n, 100);
 		logger_handle(p + 1, 2);
-		handle_signals((struct config *)cfg);
+		handle_signals(cfg, 1);
 	}
 	log_info("stopped");
 	logger_drain();

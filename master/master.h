@@ -39,7 +39,8 @@ int daemons_tick(const struct config *cfg);
 /* listen.c */
 int listen_open(const struct config *cfg);	/* 0 ok, -1 (logged) */
 void listen_close(void);
-int listen_pollfds(struct pollfd *p);
+int listen_pollfds(struct pollfd *p);	/* at most 40 */
+int listen_busy(void);	/* refused connections still lingering */
 void listen_handle(const struct config *cfg, const struct pollfd *p, int n);
 
 #endif
