@@ -124,7 +124,7 @@ static int handle_request(const struct config *cfg, int sock)
 		struct buf text = BUF_INIT;
 		buf_printf(&text, "4.3.0 malformed delivery request: %s", buf_cstr(&err));
 		buf_cstr(&text);
-		log_warn("request %s: %s", rq.id.len ? rq.id.s : "(no id)", text.s);
+		log_warn("request %.*s: %s", (int)rq.id.len, rq.id.len ? rq.id.s : "", text.s);
 		if (reply_send(sock, &rq.id, '4', text.s, text.len) < 0)
 			log_warn("cannot answer qmgr: %s", strerror(errno));
 		buf_free(&text);

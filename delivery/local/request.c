@@ -216,8 +216,10 @@ static void salvage_id(struct local_request *rq, const char *p, size_t n)
 	const char *d;
 	if (n > LOCAL_PACKET_MAX)
 		n = LOCAL_PACKET_MAX;
-	if (rec_parse(p, n, &off, &type, &d, &dlen) == 1 && type == 'N' && id_ok(d, dlen))
+	if (rec_parse(p, n, &off, &type, &d, &dlen) == 1 && type == 'N' && id_ok(d, dlen)) {
 		buf_set(&rq->id, d, dlen);
+		buf_cstr(&rq->id);
+	}
 }
 
 int request_recv(int sock, struct local_request *rq, struct buf *err)

@@ -22,7 +22,7 @@ qname() { echo "$ARRIVAL.Q${QID}X$1.mx.example.test,S=$2"; }
 
 setup() {
 	[ -x "$PH_ROOT/libexec/local" ] || skip "libexec/local not built"
-	D=$(mktemp -d /tmp/posthorn-local.XXXXXX)
+	D=$(mktemp -d "${TMPDIR:-/tmp}/posthorn-local.XXXXXX")
 	lr setup "$D" \
 		demo@example.test=example.test/demo/:0 \
 		alice@example.test=example.test/alice/:0 \
@@ -33,8 +33,14 @@ setup() {
 }
 
 teardown() {
+	local bad=0
+	# sanitizer (SAN=1) and valgrind reports from local end up in its log
+	if [ -n "${D:-}" ] && grep -E "Sanitizer|runtime error|==[0-9]+==" "$D/log/local.log" 2>/dev/null; then
+		bad=1
+	fi
 	[ -n "${D:-}" ] && rm -rf "$D"
 	ph_teardown
+	return $bad
 }
 
 @test "local: delivery lands in new/ with Return-Path and Delivered-To, byte for byte" {
