@@ -18,7 +18,8 @@
  *	packet N (the request id), C (2 delivered, 4 temporary, 5 permanent)
  *	and W (enhanced status code and text).  A malformed request gets a
  *	4.3.0 answer; a child that dies without answering gets one from the
- *	parent.  At most local_concurrency children run at once; more
+ *	parent, also when a delivery takes longer than 10 minutes (the child
+ *	is killed).  At most local_concurrency children run at once; more
  *	requests wait in the socket.  When qmgr closes the socket, or on
  *	SIGTERM, local waits for its children and exits.
  *
@@ -44,6 +45,10 @@
 #include <unistd.h>
 
 #define LOCAL_SOCKET_FD 3
+/* A delivery that takes longer than this is stuck (a hung filesystem, a
+ * FIFO where a file should be): the child is killed by SIGALRM and the
+ * parent answers 4.3.0, well before qmgr gives up on the request. */
+#define LOCAL_CHILD_TIMEOUT 600
 
 static int sigpipe_fds[2] = {-1, -1};
 static volatile sig_atomic_t stopping;
@@ -89,6 +94,7 @@ run_child(const struct config *cfg, int sock, struct local_request *rq)
 	signal(SIGINT, SIG_DFL);
 	close(sigpipe_fds[0]);
 	close(sigpipe_fds[1]);
+	alarm(LOCAL_CHILD_TIMEOUT);
 	struct local_reply rp = {'4', BUF_INIT};
 	local_deliver(cfg, rq, &rp);
 	int r = reply_send(sock, &rq->id, rp.status, rp.text.s, rp.text.len);

@@ -194,6 +194,23 @@ $size 1" ]
 	assert_line --index 0 "1 2 2.0.0 delivered to maildir"
 }
 
+@test "local: more requests than local_concurrency are all answered" {
+	args=()
+	for i in $(seq 1 25); do args+=(--to "demo+$i@example.test"); done
+	run deliver "${args[@]}"
+	assert_success
+	[ "$(echo "$output" | grep -c " 2 2.0.0 delivered to maildir$")" -eq 25 ]
+	assert_line --index 25 "exit 0"
+	[ "$(nfiles "$(md demo)/new")" -eq 25 ]
+	[ "$(grep -c "^Delivered-To: demo+" "$(md demo)"/new/*| grep -c ':1$')" -eq 25 ]
+}
+
+@test "local: SIGTERM makes local finish and exit 0" {
+	run deliver --to demo@example.test --term
+	assert_line --index 0 "1 2 2.0.0 delivered to maildir"
+	assert_line --index 1 "exit 0"
+}
+
 @test "local: missing mail_dir and a mailbox outside it are temporary errors" {
 	run deliver --to evil@example.test
 	assert_line --index 0 "1 4 4.3.5 bad mailbox in the users table"

@@ -9,7 +9,7 @@ prints each reply as "ID C W".  After the socket is closed it prints
 
   localreq.py setup DIR [ADDR=MAILBOX:QUOTA ...]
   localreq.py deliver DIR [--from S] [--to R ...] [--msg FILE] [--qid Q]
-              [--bad KIND] [--kill-child] [--no-close]
+              [--bad KIND] [--kill-child] [--term]
 Run as root, local runs as "nobody" (user_mail) and DIR/mail belongs to it.
 """
 import argparse
@@ -173,6 +173,9 @@ def deliver(a):
                 print(read_reply(sock))
     finally:
         os.close(fd)
+        if a.term:
+            os.kill(p.pid, 15)
+            print("exit %d" % p.wait(timeout=60))
         sock.close()
         print("exit %d" % p.wait(timeout=60))
 
@@ -192,6 +195,7 @@ def main():
     d.add_argument("--arrival", type=int, default=0)
     d.add_argument("--bad")
     d.add_argument("--kill-child", action="store_true")
+    d.add_argument("--term", action="store_true", help="SIGTERM local before closing")
     a = ap.parse_args()
     if a.cmd == "setup":
         setup(os.path.abspath(a.dir), a.users)
