@@ -110,18 +110,25 @@ static int id_ok(const char *s, size_t n)
 	return 1;
 }
 
-static int set_text(struct buf *b, const char *d, size_t n, size_t max, int need_at)
+/* Keeps d as a C string when it passed its check. */
+static int set_if(struct buf *b, const char *d, size_t n, int ok)
 {
-	if (n > max || !printable(d, n) || (need_at && !memchr(d, '@', n)))
+	if (!ok)
 		return -1;
 	buf_set(b, d, n);
 	buf_cstr(b);
 	return 0;
 }
 
-static int set_num(unsigned long long *v, const char *d, size_t n)
+static int set_text(struct buf *b, const char *d, size_t n, size_t max, int need_at)
 {
-	return mem_to_u64(d, n, v);
+	return set_if(b, d, n, n <= max && printable(d, n) && (!need_at || memchr(d, '@', n)));
+}
+
+/* A decimal number no bigger than max. */
+static int set_num(unsigned long long *v, const char *d, size_t n, unsigned long long max)
+{
+	return mem_to_u64(d, n, v) == 0 && *v <= max ? 0 : -1;
 }
 
 /* One record into the request; seen[] catches duplicates. */
@@ -143,20 +150,20 @@ static int take_record(struct local_request *rq, char type, const char *d, size_
 	unsigned long long v = 0;
 	int r = 0;
 	switch (type) {
-	case 'N': r = id_ok(d, n) ? (buf_set(&rq->id, d, n), buf_cstr(&rq->id), 0) : -1; break;
-	case 'Q': r = qid_valid(d, n) ? (buf_set(&rq->qid, d, n), buf_cstr(&rq->qid), 0) : -1; break;
+	case 'N': r = set_if(&rq->id, d, n, id_ok(d, n)); break;
+	case 'Q': r = set_if(&rq->qid, d, n, qid_valid(d, n)); break;
 	case 'S': r = set_text(&rq->sender, d, n, ADDR_MAX, 0); break;
 	case 'R': r = set_text(&rq->rcpt, d, n, ADDR_MAX, 1); break;
 	case 'O': r = set_text(&rq->orcpt, d, n, LOCAL_ORCPT_MAX, 0); break;
-	case 'P': r = set_num(&rq->off, d, n); break;
-	case 'L': r = set_num(&rq->len, d, n); break;
+	case 'P': r = set_num(&rq->off, d, n, (1ULL << 62)); break;
+	case 'L': r = set_num(&rq->len, d, n, (1ULL << 62)); break;
 	case 'T':
-		r = set_num(&v, d, n);
-		rq->arrival = r == 0 && v <= (1ULL << 62) ? (long long)v : (r = -1, 0);
+		r = set_num(&v, d, n, (1ULL << 62));
+		rq->arrival = (long long)v;
 		break;
 	case 'X':
-		r = set_num(&v, d, n);
-		rq->index = r == 0 && v <= 0xffffffffUL ? (unsigned long)v : (r = -1, 0);
+		r = set_num(&v, d, n, 0xffffffffUL);
+		rq->index = (unsigned long)v;
 		break;
 	}
 	if (r < 0)
