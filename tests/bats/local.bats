@@ -255,3 +255,41 @@ e2e_setup() {
 	grep -q "5.4.6" "$(ph_maildir other)"/new/*
 	[ "$(ls "$(ph_maildir demo)/new" 2>/dev/null | wc -l)" -eq 0 ]
 }
+
+# wait_log PATTERN: waits (up to 30 s) for an extended regexp in the log
+wait_log() {
+	for _ in $(seq 1 300); do
+		grep -Eq "$1" "$PH_DIR/log/posthorn.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "no \"$1\" in posthorn.log" >&2
+	return 1
+}
+
+@test "local e2e: over quota defers with 4.2.2 and the message stays queued" {
+	e2e_setup
+	echo pw | posthorn -C "$PH_DIR" user add small@example.test --quota 100 >/dev/null
+	run swaks --server 127.0.0.1:"$PH_SMTP" --from sender@example.org --to small@example.test \
+		--header "Subject: too big for the quota"
+	assert_success
+	wait_log "to=<small@example.test> deferred: 4\.2\.2 mailbox full"
+	[ "$(ls "$(ph_maildir small)/new" 2>/dev/null | wc -l)" -eq 0 ]
+	run posthorn -C "$PH_DIR" queue list
+	assert_output --partial "small@example.test"
+}
+
+@test "local e2e: an unwritable Maildir defers; flush delivers once it is fixed" {
+	e2e_setup
+	mkdir -p "$(ph_maildir demo)/new"	# normally made by user add
+	chmod 500 "$(ph_maildir demo)/new"
+	run swaks --server 127.0.0.1:"$PH_SMTP" --from sender@example.org --to demo@example.test \
+		--header "Subject: retry me"
+	assert_success
+	wait_log "to=<demo@example.test> deferred: 4\.2\.0 .*Permission denied"
+	chmod 700 "$(ph_maildir demo)/new"
+	posthorn -C "$PH_DIR" flush
+	ph_wait_count "$(ph_maildir demo)/new" 1
+	grep -q "Subject: retry me" "$(ph_maildir demo)"/new/*
+	wait_log "to=<demo@example.test> delivered to maildir"
+	[ "$(ls "$(ph_maildir demo)/new" | wc -l)" -eq 1 ]
+}
