@@ -296,6 +296,44 @@ const char *maildir_name_flags(const char *name, size_t n, size_t *flen)
 	return name + base + 3;
 }
 
+/* Flags in ASCII order, each once; -1 if one is not a letter. */
+static int sort_flags(const char *flags, struct buf *out)
+{
+	unsigned char seen[128] = {0};
+	for (const char *f = flags; *f; f++) {
+		unsigned char c = (unsigned char)*f;
+		if (c >= 128 || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+			return -1;
+		seen[c] = 1;
+	}
+	for (int c = 'A'; c <= 'z'; c++)
+		if (seen[c])
+			buf_putc(out, (char)c);
+	return 0;
+}
+
+int maildir_set_flags(const char *dir, const char *sub, const char *name,
+		      const char *flags, struct buf *newname)
+{
+	buf_reset(newname);
+	buf_append(newname, name, maildir_name_base(name, strlen(name)));
+	buf_puts(newname, ":2,");
+	if ((strcmp(sub, "new") && strcmp(sub, "cur")) || sort_flags(flags, newname) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	buf_cstr(newname);
+	struct buf from = BUF_INIT, to = BUF_INIT;
+	path_in(&from, dir, sub, name);
+	path_in(&to, dir, "cur", newname->s);
+	int r = strcmp(from.s, to.s) ? rename(from.s, to.s) : 0;
+	int e = errno;
+	buf_free(&from);
+	buf_free(&to);
+	errno = e;
+	return r;
+}
+
 static int folder_name_ok(const char *f, size_t n)
 {
 	if (f[0] == '.' || f[n - 1] == '.')

@@ -67,6 +67,12 @@ size_t maildir_name_base(const char *name, size_t n);
 int maildir_name_size(const char *name, size_t n, unsigned long long *size);
 /* Flags after ":2,", or NULL when the name has no info part. */
 const char *maildir_name_flags(const char *name, size_t n, size_t *flen);
+/* Moves sub/name ("new" or "cur") to cur/BASE:2,FLAGS with flags sorted
+ * and de-duplicated (letters only): what a reader does when it has seen a
+ * message or changes its flags.  The new name goes to newname.  0 ok, -1
+ * errno (EINVAL: bad flags or sub). */
+int maildir_set_flags(const char *dir, const char *sub, const char *name,
+		      const char *flags, struct buf *newname);
 /* Path of a Maildir++ folder: root itself for "" or "INBOX", otherwise
  * root/.NAME.  Refuses names with '/', NUL, control bytes, empty
  * components or a leading '.': 0 ok, -1 invalid. */

@@ -170,6 +170,30 @@ static void test_deliver(void)
 	buf_free(&other);
 }
 
+static void test_flags(void)
+{
+	struct buf md = BUF_INIT, p = BUF_INIT, n = BUF_INIT;
+	path(&md, "flags", NULL);
+	CHECK(maildir_make(md.s) == 0);
+	int fd = open(path(&p, "flags/new", "1.x.h,S=5"), O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	CHECK(maildir_set_flags(md.s, "new", "1.x.h,S=5", "", &n) == 0);
+	CHECK(buf_eq(&n, "1.x.h,S=5:2,"));
+	CHECK(access(path(&p, "flags/cur", "1.x.h,S=5:2,"), F_OK) == 0);
+	CHECK(count_files(path(&p, "flags", "new")) == 0);
+	CHECK(maildir_set_flags(md.s, "cur", "1.x.h,S=5:2,", "TSRS", &n) == 0);
+	CHECK(buf_eq(&n, "1.x.h,S=5:2,RST"));
+	CHECK(access(path(&p, "flags/cur", "1.x.h,S=5:2,RST"), F_OK) == 0);
+	CHECK(maildir_set_flags(md.s, "cur", "1.x.h,S=5:2,RST", "RST", &n) == 0);
+	CHECK(count_files(path(&p, "flags", "cur")) == 1);
+	CHECK(maildir_set_flags(md.s, "cur", "1.x.h,S=5:2,RST", "S/", &n) == -1 && errno == EINVAL);
+	CHECK(maildir_set_flags(md.s, "../x", "1.x.h,S=5:2,RST", "S", &n) == -1 && errno == EINVAL);
+	CHECK(maildir_set_flags(md.s, "cur", "nosuch", "S", &n) == -1 && errno == ENOENT);
+	buf_free(&md);
+	buf_free(&p);
+	buf_free(&n);
+}
+
 static void put_file(const char *dir, const char *name, size_t size)
 {
 	struct buf p = BUF_INIT;
@@ -249,6 +273,7 @@ int main(void)
 	test_names();
 	test_folders();
 	test_deliver();
+	test_flags();
 	test_quota();
 	cleanup();
 	return tap_done();
