@@ -42,6 +42,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define LOCAL_SOCKET_FD 3
@@ -157,6 +158,17 @@ static int serve_once(const struct config *cfg, int sock)
 	return 0;
 }
 
+/* fd 3 must be the SOCK_SEQPACKET socket from master, not an accident of
+ * whoever ran us by hand. */
+static void check_socket(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof type;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET)
+		die(111, "fd %d is not a SOCK_SEQPACKET socket to qmgr", fd);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
 static void usage(void)
 {
 	log_error("usage: local [-c CONFIGFILE]");
@@ -182,8 +194,7 @@ int main(int argc, char **argv)
 		die(111, "%s", buf_cstr(&err));
 	log_init("local", config_bool(&cfg, "log_syslog"));
 	priv_drop(config_str(&cfg, "user_mail"), (gid_t)-1);	/* no-op unless root */
-	if (fcntl(LOCAL_SOCKET_FD, F_SETFD, FD_CLOEXEC) < 0)
-		die(111, "no qmgr socket on fd %d", LOCAL_SOCKET_FD);
+	check_socket(LOCAL_SOCKET_FD);
 	long long conc = config_num(&cfg, "local_concurrency");
 	children_init(conc < 1 ? 1 : conc > 1000 ? 1000 : (size_t)conc);
 	signals_setup();

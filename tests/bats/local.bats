@@ -220,6 +220,16 @@ $size 1" ]
 	[ ! -e "$D/mail" ]
 }
 
+@test "local: without its qmgr socket or with bad arguments it refuses to run" {
+	run "$PH_ROOT/libexec/local" -c "$D/etc/posthorn.conf" 3</dev/null
+	assert_failure 111
+	assert_output --partial "not a SOCK_SEQPACKET socket"
+	run "$PH_ROOT/libexec/local" -c "$D/etc/nosuch.conf"
+	assert_failure 111
+	run "$PH_ROOT/libexec/local" -x
+	assert_failure 2
+}
+
 # ---- whole instance: smtpd -> enqueue -> qmgr -> local ----
 
 e2e_setup() {
