@@ -204,9 +204,10 @@ static void log_accepted(const struct enq *e)
 int main(int argc, char **argv)
 {
 	int setuid_run = getuid() != geteuid() || getgid() != getegid();
-	sanitize();
 	log_init("enqueue", 0);
-	const char *cfgpath = parse_args(argc, argv, setuid_run);
+	/* copied: sanitize() clears the environment $POSTHORN_CONFIG lives in */
+	char *cfgpath = xstrdup(parse_args(argc, argv, setuid_run));
+	sanitize();
 	if (setuid_run) {
 		check_config_owner(cfgpath);
 		if (setregid(getegid(), getegid()) < 0 || setreuid(geteuid(), geteuid()) < 0)
