@@ -93,7 +93,8 @@ int io_getline(struct io *io, struct buf *line, size_t max)
 	int toolong = 0;
 	buf_reset(line);
 	for (;;) {
-		char *nl = memchr(io->in.s + scanned, '\n', io->in.len - scanned);
+		/* in.s is NULL before the first fill: memchr(NULL, .., 0) is UB */
+		char *nl = io->in.len > scanned ? memchr(io->in.s + scanned, '\n', io->in.len - scanned) : NULL;
 		if (nl) {
 			size_t n = (size_t)(nl - io->in.s) + 1;
 			if (!toolong && n <= max)
