@@ -241,3 +241,48 @@ s=socket.socket(); s.bind(('127.0.0.1', $PH_SMTP)); s.listen(); sys.stdout.close
 	run grep -c "master.*: reloaded" "$PH_DIR/log/posthorn.log"
 	assert_output 1
 }
+
+@test "master restarts qmgr and local together when qmgr dies" {
+	ph_start
+	m=$(cat "$PH_DIR/log/master.pid")
+	for _ in $(seq 50); do q=$(pgrep -P "$m" -x qmgr) && l=$(pgrep -P "$m" -x local) && break; sleep 0.1; done
+	[ -n "$q" ] && [ -n "$l" ]
+	kill -9 "$q"
+	for _ in $(seq 100); do
+		q2=$(pgrep -P "$m" -x qmgr) && l2=$(pgrep -P "$m" -x local) && break
+		sleep 0.1
+	done
+	[ -n "${q2:-}" ] && [ "$q2" != "$q" ]
+	[ -n "${l2:-}" ] && [ "$l2" != "$l" ]
+	grep -q "qmgr pid $q killed by signal 9" "$PH_DIR/log/posthorn.log"
+	# and the new pair delivers
+	run swaks --server "127.0.0.1:$PH_SMTP" --to demo@example.test --from a@example.test
+	assert_success
+	ph_wait_count "$(ph_maildir demo)/new" 1
+}
+
+@test "max_connections_per_ip: the connection over the cap gets 421, the others are served" {
+	echo "max_connections_per_ip = 1" >>"$PH_DIR/etc/posthorn.conf"
+	ph_start
+	m=$(cat "$PH_DIR/log/master.pid")
+	python3 -c "import socket,time
+s=socket.create_connection(('127.0.0.1', $PH_SMTP)); s.recv(512); time.sleep(4)" &
+	for _ in $(seq 50); do pgrep -P "$m" -x smtpd >/dev/null && break; sleep 0.1; done
+	run ph_smtp_raw <<<"QUIT"
+	assert_output --partial "421 4.7.0"
+	grep -q "refused connection from 127.0.0.1: max_connections_per_ip" "$PH_DIR/log/posthorn.log"
+}
+
+@test "stop ends live smtpd sessions and every child" {
+	ph_start
+	m=$(cat "$PH_DIR/log/master.pid")
+	python3 -c "import socket,time
+s=socket.create_connection(('127.0.0.1', $PH_SMTP)); s.recv(512); time.sleep(20)" &
+	holder=$!
+	for _ in $(seq 50); do s=$(pgrep -P "$m" -x smtpd) && break; sleep 0.1; done
+	[ -n "$s" ]
+	kids=$(pgrep -P "$m" | tr '\n' ' ')
+	posthorn -C "$PH_DIR" stop
+	kill "$holder" 2>/dev/null || true
+	for k in $kids; do run alive "$k"; assert_failure; done
+}
