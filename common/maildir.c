@@ -111,31 +111,27 @@ void maildir_unique_name(struct buf *out, const char *host, unsigned long long s
 	buf_cstr(out);
 }
 
-/* 1 if entry is name itself or name followed by info (":2,...") or by
- * more size fields (",W=..."). */
-static int same_message(const char *entry, const char *name, size_t nlen)
-{
-	return strncmp(entry, name, nlen) == 0 &&
-	       (entry[nlen] == 0 || entry[nlen] == ':' || entry[nlen] == ',');
-}
-
+/* A reader that has already moved the message to cur/ gave it an info
+ * suffix.  Only the suffixes a first read produces are tried, by name: a
+ * scan of cur/ would cost a read of the whole mailbox per delivery. */
 static int in_cur(const char *dir, const char *name)
 {
-	struct buf p = BUF_INIT;
-	DIR *d = opendir(path_in(&p, dir, "cur", NULL));
+	static const char *const infos[] = {":2,", ":2,S", ":2,RS", ":2,ST"};
+	struct buf p = BUF_INIT, entry = BUF_INIT;
+	int found = 0, err = 0;
+	for (size_t i = 0; i < sizeof infos / sizeof infos[0] && !found && !err; i++) {
+		struct stat st;
+		buf_reset(&entry);
+		buf_printf(&entry, "%s%s", name, infos[i]);
+		if (lstat(path_in(&p, dir, "cur", buf_cstr(&entry)), &st) == 0)
+			found = 1;
+		else if (errno != ENOENT)
+			err = errno;
+	}
 	buf_free(&p);
-	if (!d)
-		return errno == ENOENT ? 0 : -1;
-	size_t nlen = strlen(name);
-	int found = 0;
-	struct dirent *de;
-	errno = 0;
-	while (!found && (de = readdir(d)) != NULL)
-		found = same_message(de->d_name, name, nlen);
-	int e = found ? 0 : errno;
-	closedir(d);
-	errno = e;
-	return e ? -1 : found;
+	buf_free(&entry);
+	errno = err;
+	return err ? -1 : found;
 }
 
 int maildir_has(const char *dir, const char *name)
