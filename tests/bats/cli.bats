@@ -181,7 +181,7 @@ svc() {	# expected owner of a service-owned path in this mode
 	python3 -c "import socket,time,sys
 s=socket.socket(); s.bind(('127.0.0.1', $PH_SMTP)); s.listen(); sys.stdout.close(); time.sleep(5)" &
 	blocker=$!
-	sleep 0.5
+	ph_wait_port "$PH_SMTP"
 	run posthorn -C "$PH_DIR" start
 	kill $blocker
 	assert_failure
