@@ -49,6 +49,7 @@
 #define INPUT_TIMEOUT_MS (3600 * 1000)	/* a stalled client must not pin a temp file forever */
 
 static int tmp_dirfd = -1;
+static char *cfgpath;	/* global: still reachable when enq_fail() exits */
 static char tmp_name[96];
 
 void enq_fail(int code, const char *fmt, ...)
@@ -193,6 +194,17 @@ static void commit(struct enq *e, int inc_dirfd)
 	close(e->fd);
 }
 
+static void enq_free(struct enq *e)
+{
+	buf_free(&e->file);
+	buf_free(&e->sender);
+	for (size_t i = 0; i < e->norig; i++)
+		buf_free(&e->origs[i]);
+	free(e->origs);
+	resolve_list_free(&e->rcpts);
+	resolver_close(&e->res);
+}
+
 static void log_accepted(const struct enq *e)
 {
 	struct buf s = BUF_INIT;
@@ -206,7 +218,7 @@ int main(int argc, char **argv)
 	int setuid_run = getuid() != geteuid() || getgid() != getegid();
 	log_init("enqueue", 0);
 	/* copied: sanitize() clears the environment $POSTHORN_CONFIG lives in */
-	char *cfgpath = xstrdup(parse_args(argc, argv, setuid_run));
+	cfgpath = xstrdup(parse_args(argc, argv, setuid_run));
 	sanitize();
 	if (setuid_run) {
 		check_config_owner(cfgpath);
@@ -244,5 +256,14 @@ int main(int argc, char **argv)
 	buf_printf(&line, "ok %s\n", e.qid);
 	int r = write_all(1, line.s, line.len);
 	(void)r;	/* queued either way: the client decides what a lost reply means */
+	enq_free(&e);
+	io_free(&in);
+	config_free(&cfg);
+	buf_free(&line);
+	buf_free(&err);
+	free(cfgpath);
+	close(qdir);
+	close(inc_dirfd);
+	close(tmp_dirfd);
 	return 0;
 }

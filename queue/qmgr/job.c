@@ -68,6 +68,16 @@ static int load(struct qmgr *m, struct job *j)
 	return 0;
 }
 
+void job_close_all(struct qmgr *m)
+{
+	while (m->jobs) {
+		struct job *j = m->jobs;
+		m->jobs = j->next;
+		job_free(j);
+	}
+	m->njobs = 0;
+}
+
 struct job *job_open(struct qmgr *m, const struct entry *e)
 {
 	struct job *j = xcalloc(1, sizeof *j);

@@ -303,5 +303,9 @@ int main(int argc, char **argv)
 	log_info("started: %zu messages ready", ready_count());
 	loop(&m);
 	log_info("stopping");
+	job_close_all(&m);
+	resolver_close(&m.res);
+	config_free(&cfg);
+	buf_free(&err);
 	return 0;
 }

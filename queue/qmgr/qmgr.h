@@ -64,6 +64,8 @@ void job_result(struct qmgr *m, struct job *j, size_t rcpt, char cls,
 		const char *text, size_t len);
 /* 1 if every recipient of the attempt has been answered. */
 int job_answered(const struct job *j);
+/* At exit: closes every open job; its recipients are tried again later. */
+void job_close_all(struct qmgr *m);
 /* Records the attempt (bounce/, D marks, defer/, mtime) and closes j. */
 void job_finish(struct qmgr *m, struct job *j);
 

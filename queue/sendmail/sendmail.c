@@ -299,6 +299,8 @@ int main(int argc, char **argv)
 	if (o.list) {
 		if (qlist_print(&cfg, 1, &err) < 0)
 			fail(1, "%s", buf_cstr(&err));
+		config_free(&cfg);
+		buf_free(&err);
 		return 0;
 	}
 	const char *domain = config_str(&cfg, "domain");
@@ -319,5 +321,15 @@ int main(int argc, char **argv)
 	else
 		sender_of(&(struct opts){0}, &cfg, &from);
 	message_add_headers(&m, buf_cstr(&from), o.fullname, config_str(&cfg, "hostname"));
-	return queue_message(&cfg, &sender, &r, &m);
+	int rc = queue_message(&cfg, &sender, &r, &m);
+	for (size_t i = 0; i < r.n; i++)
+		buf_free(&r.v[i]);
+	free(r.v);
+	buf_free(&m.header);
+	buf_free(&m.body);
+	buf_free(&sender);
+	buf_free(&from);
+	buf_free(&err);
+	config_free(&cfg);
+	return rc;
 }
