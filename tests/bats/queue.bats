@@ -279,3 +279,19 @@ PY
 	[ "$dups" -eq 0 ]
 	[ "$(ls "$d" | wc -l)" -eq 500 ]
 }
+
+@test "expiry: a message deferred past queue_lifetime bounces with 4.4.7 and the whole original when bounce_headers_only = no" {
+	printf 'retry_min = 1s\nretry_max = 1s\nqueue_lifetime = 3s\nbounce_headers_only = no\n' >>"$CONF"
+	ph_start
+	printf 'Subject: expires\n\nthe body comes back\n' | sm -f demo@example.test far@remote.example
+	wait_log "status=deferred"
+	ph_wait_count "$(newdir demo)" 1 30
+	wait_queue_empty
+	f=$(ls "$(newdir demo)"/*)
+	grep -q '^Final-Recipient: rfc822; far@remote.example' "$f"
+	grep -q '^Status: 4.4.7' "$f"
+	grep -q '^Action: failed' "$f"
+	grep -q '^Content-Type: message/rfc822' "$f"
+	grep -q '^the body comes back' "$f"
+	grep -q 'status=bounced' "$PH_DIR/log/posthorn.log"
+}
