@@ -673,3 +673,37 @@ END
 	grep -q "smtpd\[[0-9]*\]: info: $qid: from=<a@client.test> nrcpt=1 size=" "$log"
 	grep -q "smtpd\[[0-9]*\]: info: disconnect from .* helo=client.test messages=1" "$log"
 }
+
+@test "a stalled DATA: 421 4.4.2 after smtp_data_timeout, nothing queued" {
+	set_conf smtp_data_timeout 1s
+	ph_start
+	chat <<'END'
+EHLO client.test
+MAIL FROM:<a@client.test>
+RCPT TO:<demo@example.test>
+DATA
+<wait>
+Subject: stalled
+<wait>
+<wait>
+<wait>
+END
+	assert_line "354 End data with <CR><LF>.<CR><LF>"
+	assert_line "421 4.4.2 mx.example.test Error: timeout exceeded"
+	# smtpd reaps enqueue before it replies: no queue file is left behind
+	[ -z "$(find "$PH_DIR/queue/tmp" "$PH_DIR/queue/incoming" "$PH_DIR/queue/active" -type f)" ]
+	[ -z "$(ls "$(md_new)")" ]
+}
+
+@test "smtpd on stdin/stdout with REMOTE_ADDR (inetd style)" {
+	run env -u TCPREMOTEIP REMOTE_ADDR=192.0.2.7 "$PH_ROOT/libexec/smtpd" -c "$conf" \
+		< <(printf 'EHLO client.test\r\nMAIL FROM:<a@client.test>\r\nRCPT TO:<x@elsewhere.test>\r\nQUIT\r\n')
+	assert_success
+	assert_line --partial "554 5.7.1"
+	assert_line --partial "reject: RCPT from unknown[192.0.2.7]"
+	run "$PH_ROOT/libexec/smtpd" -c "$conf" -m bogus </dev/null
+	assert_failure 2
+	run "$PH_ROOT/libexec/smtpd" -c /nonexistent/posthorn.conf </dev/null
+	assert_failure 111
+	assert_output --partial "421 4.3.0"
+}
