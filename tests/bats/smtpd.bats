@@ -707,3 +707,21 @@ END
 	assert_failure 111
 	assert_output --partial "421 4.3.0"
 }
+
+@test "8-bit data without BODY=8BITMIME is accepted (be liberal)" {
+	ph_start
+	chat <<'END'
+HELO client.test
+MAIL FROM:<a@client.test>
+RCPT TO:<demo@example.test>
+DATA
+Subject: 8bit \xc3\xa4
+
+K\xc3\xb6ln \xff
+.
+QUIT
+END
+	assert_line --regexp "^250 2\.0\.0 Ok: queued as [0-9A-F]+$"
+	ph_wait_count "$(md_new)" 1
+	grep -q "$(printf 'K\xc3\xb6ln \xff')" "$(md_new)"/*
+}
