@@ -49,7 +49,7 @@ int resolve_is_local(struct resolver *r, const char *addr, size_t len)
 	const char *d = addr_domain(addr, len, &dlen);
 	if (dlen == 0)
 		return 0;
-	return lookup_lower(&r->domains, d, dlen, NULL) == 1;
+	return lookup_lower(&r->domains, d, dlen, NULL);
 }
 
 int resolve_user(struct resolver *r, const char *addr, size_t len, struct buf *val)
@@ -214,7 +214,10 @@ static int expand(struct resolver *r, const char *addr, size_t len, int depth,
 		buf_printf(err, "5.4.6 alias expansion too deep (loop?) at %.*s", (int)len, addr);
 		return -2;
 	}
-	if (!resolve_is_local(r, addr, len))
+	int local = resolve_is_local(r, addr, len);
+	if (local < 0)
+		return -1;
+	if (!local)
 		return list_add(out, addr, len, 0) < 0 ? -3 : 0;
 	if (in_chain(up, addr, len)) {
 		/* "a: a, b" keeps a copy for a's own mailbox; a real loop fails. */

@@ -25,7 +25,7 @@ struct resolver {
 /* Opens the three tables from the config directory: 0 ok, -1 error. */
 int resolver_open(struct resolver *r, const struct config *c);
 void resolver_close(struct resolver *r);
-/* 1 if the domain of addr is one of ours. */
+/* 1 if the domain of addr is one of ours, 0 if not, -1 table error. */
 int resolve_is_local(struct resolver *r, const char *addr, size_t len);
 /* Looks up a mailbox: 1 found ("mailbox:quota" in val), 0 no, -1 error.
  * addr must be normalized; the lookup is case-insensitive. */

@@ -96,7 +96,10 @@ static struct smtp_err rcpt_policy(struct session *s, const struct buf *addr)
 {
 	if (!resolver_ready(s))
 		return E(451, "4.3.0", "Error: temporary table failure");
-	if (!resolve_is_local(&s->res, addr->s, addr->len))
+	int local = resolve_is_local(&s->res, addr->s, addr->len);
+	if (local < 0)
+		return E(451, "4.3.0", "Error: temporary table failure");
+	if (!local)
 		return relay_allowed(s) ? E(0, "", "")
 					: E(554, "5.7.1", "Error: relay access denied");
 	/* RFC 5321 4.5.1: postmaster of every domain we serve */

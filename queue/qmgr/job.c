@@ -94,7 +94,10 @@ struct job *job_open(struct qmgr *m, const struct entry *e)
 		const struct qrcpt *r = &j->q.rcpts[i];
 		if (r->done)
 			continue;
-		if (resolve_is_local(&m->res, r->addr.s, r->addr.len))
+		int local = resolve_is_local(&m->res, r->addr.s, r->addr.len);
+		if (local < 0)
+			job_result(m, j, i, '4', "4.3.0 cannot read the domains table", 35);
+		else if (local)
 			j->todo[j->ntodo++] = i;
 		else
 			job_result(m, j, i, '4', "4.4.1 remote delivery not available yet", 39);
