@@ -43,6 +43,22 @@ const struct config_key config_schema[] = {
 	{"delivered_to_limit", CT_INT, "1", "copies of our own Delivered-To: that make a loop"},
 	{"bounce_headers_only", CT_BOOL, "yes", "bounces return headers, not the body"},
 	{"submission_add_headers", CT_BOOL, "yes", "add Date:/Message-ID: on submission"},
+	/* TLS (common/tls.c); relative paths are in the config directory */
+	{"tls_cert", CT_STR, "tls/cert.pem", "server certificate chain (PEM)"},
+	{"tls_key", CT_STR, "tls/key.pem", "server private key (PEM)"},
+	{"tls_ca", CT_STR, "tls/ca.pem", "the CA that signed tls_cert (for clients)"},
+	{"tls_sni_dir", CT_STR, "", "optional: HOSTNAME.pem (cert+key) per SNI name"},
+	{"tls_handshake_timeout", CT_TIME, "30s", "time allowed for a TLS handshake"},
+	/* authentication (auth/, common/sasl.c, common/authclient.c) */
+	{"run_dir", CT_STR, "/run/posthorn", "sockets: auth.sock, mailbox.sock"},
+	{"user_login", CT_STR, "posthorn-login", "runs the pop3/imap login stages"},
+	{"plaintext_auth_loopback", CT_BOOL, "no", "allow passwords without TLS from loopback clients (tests)"},
+	{"auth_max_failures", CT_INT, "3", "failed AUTH/LOGIN attempts before a session is closed"},
+	{"auth_fail_delay", CT_TIME, "2s", "delay of a failed authentication reply"},
+	{"received_auth", CT_BOOL, "yes", "name the authenticated user in Received:"},
+	/* pop3d */
+	{"pop3_timeout", CT_TIME, "10m", "idle time before a POP3 session is closed"},
+	{"pop3_line_max", CT_INT, "512", "longest POP3 command line"},
 	{NULL, CT_STR, NULL, NULL},
 };
 
