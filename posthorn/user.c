@@ -234,6 +234,53 @@ static int lock_users(const struct config *cfg)
 	return fd;
 }
 
+/* 1 if the aliases text has an active entry for key. */
+static int has_alias(const struct buf *text, const char *key)
+{
+	size_t klen = strlen(key), off = 0;
+	while (off < text->len) {
+		const char *line = text->s + off;
+		const char *nl = memchr(line, '\n', text->len - off);
+		size_t n = nl ? (size_t)(nl - line) : text->len - off;
+		while (n && (*line == ' ' || *line == '\t')) {
+			line++;
+			n--;
+		}
+		if (n > klen && mem_caseprefix(line, n, key) &&
+		    (line[klen] == ':' || line[klen] == ' ' || line[klen] == '\t' || line[klen] == '@'))
+			return 1;
+		off += (nl ? (size_t)(nl - (text->s + off)) : text->len - off) + 1;
+	}
+	return 0;
+}
+
+/* RFC 5321 4.5.1 wants postmaster to reach a person: the first user added
+ * becomes postmaster unless the aliases file already names one. */
+static int postmaster_default(const struct config *cfg, const struct user_req *u)
+{
+	struct buf path = BUF_INIT, text = BUF_INIT;
+	config_file(cfg, "aliases", &path);
+	int r = file_read(path.s, &text, 64 << 20);
+	if (r < 0 && !(r == -1 && errno == ENOENT)) {
+		complain("user: %s: %s", path.s, r == -2 ? "too large" : strerror(errno));
+		r = -1;
+	} else if (!has_alias(&text, "postmaster")) {
+		if (text.len && text.s[text.len - 1] != '\n')
+			buf_putc(&text, '\n');
+		buf_printf(&text, "postmaster: %s\n", u->addr.s);
+		r = file_write_atomic(path.s, text.s, text.len, 0644);
+		if (r < 0)
+			complain("user: %s: %s", path.s, strerror(errno));
+		else
+			printf("postmaster now goes to %s (etc/aliases)\n", u->addr.s);
+	} else {
+		r = 0;
+	}
+	buf_free(&path);
+	buf_free(&text);
+	return r;
+}
+
 static int user_change(const struct config *cfg, struct user_req *u)
 {
 	struct buf pw = BUF_INIT, hash = BUF_INIT, text = BUF_INIT, path = BUF_INIT, mbox = BUF_INIT;
@@ -261,6 +308,8 @@ static int user_change(const struct config *cfg, struct user_req *u)
 		complain("user: %s: %s", path.s, strerror(errno));
 		goto out;
 	}
+	if (!strcmp(u->verb, "add") && postmaster_default(cfg, u) < 0)
+		goto out;
 	r = makemap_all(cfg);
 out:
 	if (lock >= 0)

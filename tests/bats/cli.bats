@@ -286,3 +286,11 @@ s=socket.create_connection(('127.0.0.1', $PH_SMTP)); s.recv(512); time.sleep(20)
 	kill "$holder" 2>/dev/null || true
 	for k in $kids; do run alive "$k"; assert_failure; done
 }
+
+@test "user add: the first user becomes postmaster unless aliases names one" {
+	grep -q '^postmaster: demo@example.test$' "$PH_DIR/etc/aliases"
+	run bash -c "echo pw | '$PH_BIN/posthorn' -C '$PH_DIR' user add bob@example.test"
+	assert_success
+	refute_output --partial postmaster
+	[ "$(grep -c '^postmaster:' "$PH_DIR/etc/aliases")" -eq 1 ]
+}
