@@ -54,23 +54,26 @@ deps:
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIB): $(COMMON_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 define prog_rule
 $(1)/$(2): $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard $$(SRCDIR_$(2))/*.c)) $(LIB)
 	@mkdir -p $(1)
-	$$(CC) $$(LDFLAGS) $$(if $$(filter $(2),$$(STATIC_PROGS)),$$(STATIC_LDFLAGS)) -o $$@ $$^ $$(LDLIBS)
+	@echo "  LD      $$@"
+	@$$(CC) $$(LDFLAGS) $$(if $$(filter $(2),$$(STATIC_PROGS)),$$(STATIC_LDFLAGS)) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach p,$(BIN_PROGS),$(eval $(call prog_rule,bin,$(p))))
 $(foreach p,$(LIBEXEC_PROGS),$(eval $(call prog_rule,libexec,$(p))))
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 check: all
 	@scripts/deps.sh check test
