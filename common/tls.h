@@ -48,4 +48,9 @@ void tls_describe(const struct io *io, struct buf *out);
 /* Sends close_notify (bounded) and frees the session; io keeps its fds. */
 void tls_end(struct io *io);
 
+/* The file named by a config key (tls_cert, tls_key, tls_ca, tls_sni_dir):
+ * absolute as given, else in the config directory.  Used by master to open
+ * the files for its children and by posthorn tls. */
+void tls_path(const struct config *c, const char *key, struct buf *out);
+
 #endif
