@@ -1,0 +1,83 @@
+/* uidlist: the persistent index of one Maildir folder, shared by pop3d
+ * (UIDL, sizes) and imapd (UIDs, UIDVALIDITY, flags).  It lives in the
+ * folder as "posthorn-uidlist":
+ *
+ *     posthorn-uidlist 1 V<uidvalidity> N<next uid> <new stamp> <cur stamp>
+ *     <uid> <crlf size> <file size> <n|c> <file name>
+ *     ...                            (ascending uid)
+ *
+ * A message's UID is given once, when the message is first seen, and never
+ * changes while the file exists (its base name, the part before ":2,", is
+ * the identity: a flag change renames the file but keeps the UID).  The
+ * CRLF size (the octets a POP3 RETR or IMAP FETCH sends) is computed once,
+ * by reading the file when it is first listed.  Flags are not stored: they
+ * are the file name's ":2,FLAGS" part (maildir_name_flags).
+ *
+ * Updates are read-modify-write under an flock on "posthorn-uidlist.lock",
+ * written to a temporary file, fsynced and renamed.  A sync re-reads new/
+ * and cur/ only when their mtimes differ from the stamps in the file (a
+ * stamp of a directory changed within the last two seconds is stored as
+ * 0, so a change in the same clock tick is not missed); it never re-reads
+ * or re-stats a message that is already listed. */
+#ifndef POSTHORN_UIDLIST_H
+#define POSTHORN_UIDLIST_H
+
+#include <stddef.h>
+#include "buf.h"
+
+#define UIDLIST_FILE "posthorn-uidlist"
+#define UIDLIST_LOCK "posthorn-uidlist.lock"
+/* A message file name longer than this is ignored (not listed). */
+#define UIDLIST_NAME_MAX 255
+
+struct uid_msg {
+	unsigned long uid;
+	unsigned long long size;	/* octets with CRLF line ends */
+	unsigned long long fsize;	/* octets on disk (quota) */
+	char sub;			/* 'n': new/, 'c': cur/ */
+	char *name;			/* current file name in sub/ */
+};
+
+struct uidlist {
+	char *dir;			/* the folder (has new/, cur/) */
+	unsigned long uidvalidity, next_uid;
+	struct uid_msg *msgs;		/* ascending uid */
+	size_t n, cap;
+	long long stamp_new, stamp_cur;	/* mtimes (ns) the list matches */
+	int lock_fd;
+	int changed;			/* the last sync changed the list */
+};
+
+/* Sets up u for the folder dir (nothing read yet). */
+void uidlist_init(struct uidlist *u, const char *dir);
+void uidlist_free(struct uidlist *u);
+
+/* Brings the list up to date with the folder: lock, read the file, scan
+ * new/ and cur/ if they changed, save if anything changed, unlock.
+ * 0 ok, -1 errno (the list in memory is then unreliable). */
+int uidlist_sync(struct uidlist *u);
+
+/* Removes the messages with these uids from the folder and the list (under
+ * the lock, after a sync so current file names are used).  A message
+ * already gone is not an error.  removed/bytes: what was unlinked (file
+ * sizes, for maildir_quota_add).  0 ok, -1 errno. */
+int uidlist_expunge(struct uidlist *u, const unsigned long *uids, size_t nuids,
+		    long long *removed, long long *bytes);
+
+/* The message with this uid, or NULL. */
+struct uid_msg *uidlist_find(const struct uidlist *u, unsigned long uid);
+
+/* Path of a listed message: dir/new/NAME or dir/cur/NAME. */
+void uidlist_path(const struct uidlist *u, const struct uid_msg *m, struct buf *out);
+
+/* CRLF size of a byte range fed in pieces: each LF not preceded by CR
+ * counts two.  *prev_cr carries the last byte's state between pieces. */
+unsigned long long uidlist_crlf_count(const char *p, size_t n, int *prev_cr);
+
+/* Parses the list file's text into u (replacing its messages): 0 ok, -1
+ * malformed (u is then emptied).  Exposed for the unit tests and fuzzing. */
+int uidlist_parse(struct uidlist *u, const char *text, size_t len);
+/* The file's text for u. */
+void uidlist_format(const struct uidlist *u, struct buf *out);
+
+#endif
