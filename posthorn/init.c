@@ -298,6 +298,8 @@ static int build_instance(const struct init_opts *o, const char *dir)
 	r = make_queue(&cfg, dir);
 	if (r == 0)
 		r = make_store_and_log(&cfg, dir);
+	if (r == 0)
+		r = tls_init_instance(&cfg);
 	if (r == 0 && priv_is_root())
 		r = install_daemons(&cfg, dir);
 	if (r == 0)

@@ -8,6 +8,7 @@
  *	posthorn [-C DIR | -c CONFIG] user add|passwd|del ADDRESS [--quota SIZE]
  *	posthorn [-C DIR | -c CONFIG] makemap
  *	posthorn [-C DIR | -c CONFIG] flush | queue list|show ID|delete ID
+ *	posthorn [-C DIR | -c CONFIG] tls renew
  *	posthorn help
  *
  * DESCRIPTION
@@ -50,6 +51,7 @@ static const char usage_text[] =
 	"  makemap                    rebuild every table's .cdb from its text\n"
 	"  flush                      retry every queued message now\n"
 	"  queue list | show ID | delete ID\n"
+	"  tls renew                  new server certificate from the instance CA\n"
 	"  help                       this text\n";
 
 static int usage(void)
@@ -100,7 +102,7 @@ static cmd_fn find_command(const char *name)
 	} cmds[] = {
 		{"start", cmd_start}, {"stop", cmd_stop}, {"status", cmd_status},
 		{"user", cmd_user}, {"makemap", cmd_makemap}, {"flush", cmd_flush},
-		{"queue", cmd_queue}, {NULL, NULL},
+		{"queue", cmd_queue}, {"tls", cmd_tls}, {NULL, NULL},
 	};
 	for (int i = 0; cmds[i].name; i++)
 		if (!strcmp(cmds[i].name, name))

@@ -21,6 +21,9 @@ int cmd_user(const struct config *cfg, int argc, char **argv);
 int cmd_makemap(const struct config *cfg, int argc, char **argv);
 /* Rebuilds every table of the instance; 0 ok, -1 (message printed). */
 int makemap_all(const struct config *cfg);
+/* tls_init.c: etc/tls/ CA, key and certificate (init), tls renew */
+int tls_init_instance(const struct config *cfg);
+int cmd_tls(const struct config *cfg, int argc, char **argv);
 /* queue.c (the queue engineer's): flush, queue show|delete|list */
 int cmd_flush(const struct config *cfg, int argc, char **argv);
 int cmd_queue(const struct config *cfg, int argc, char **argv);
