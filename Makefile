@@ -25,7 +25,7 @@ CFLAGS += $(CFLAGS_BASE)
 
 # program name -> source directory
 BIN_PROGS = posthorn sendmail mailq
-LIBEXEC_PROGS = master smtpd enqueue qmgr local
+LIBEXEC_PROGS = master smtpd enqueue qmgr local auth
 SRCDIR_posthorn = posthorn
 SRCDIR_sendmail = queue/sendmail
 SRCDIR_mailq = queue/mailq
@@ -34,6 +34,7 @@ SRCDIR_smtpd = smtpd
 SRCDIR_enqueue = queue/enqueue
 SRCDIR_qmgr = queue/qmgr
 SRCDIR_local = delivery/local
+SRCDIR_auth = auth
 
 COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
