@@ -153,7 +153,7 @@ void daemons_start(const struct config *cfg)
 
 static void log_exit(const struct child *c, int status)
 {
-	static const char *const names[] = {"smtpd", "qmgr", "local"};
+	static const char *const names[] = {"smtpd", "qmgr", "local", "auth"};
 	if (WIFSIGNALED(status))
 		log_warn("%s pid %ld killed by signal %d", names[c->kind], (long)c->pid, WTERMSIG(status));
 	else if (c->kind != CHILD_SMTPD || WEXITSTATUS(status) != 0)
@@ -173,7 +173,7 @@ static void pair_lost(int stopping)
 		restart_delay = restart_delay * 2 > RESTART_MAX ? RESTART_MAX : restart_delay * 2;
 	}
 	for (size_t i = 0; i < nkids; i++)
-		if (kids[i].kind != CHILD_SMTPD)
+		if (kids[i].kind == CHILD_QMGR || kids[i].kind == CHILD_LOCAL)
 			kill(kids[i].pid, SIGTERM);
 	if (!stopping && children_count(CHILD_QMGR) + children_count(CHILD_LOCAL) == 0) {
 		restart_at = time(NULL) + delay;
@@ -191,7 +191,9 @@ void children_reap(const struct config *cfg, int stopping)
 		if (child_take(pid, &c) < 0)
 			continue;
 		log_exit(&c, status);
-		if (c.kind != CHILD_SMTPD)
+		if (c.kind == CHILD_AUTH)
+			authd_lost(stopping);
+		else if (c.kind != CHILD_SMTPD)
 			pair_lost(stopping);
 	}
 }

@@ -13,7 +13,9 @@
  *	over max_connections or max_connections_per_ip, starts qmgr (as
  *	user_queue) and local (as user_mail) joined by a SOCK_SEQPACKET
  *	socketpair on fd 3 of each, and restarts them together if either
- *	dies.  Every child's stderr is collected, one timestamped line per
+ *	dies.  Binds run_dir/auth.sock (user_auth, group of user_login,
+ *	0660) and runs auth (as user_auth) with it on fd 3, restarted
+ *	after a growing delay if it dies.  Every child's stderr is collected, one timestamped line per
  *	line, into log_dir/posthorn.log.  -f: stay in the foreground and copy
  *	the log to stdout.  posthorn start runs it (detached unless
  *	--foreground).
@@ -27,7 +29,7 @@
  *
  * FILES
  *	log_dir/master.pid (flock held while running), log_dir/posthorn.log,
- *	libexec_dir/{smtpd,qmgr,local}
+ *	libexec_dir/{smtpd,qmgr,local,auth}, run_dir/auth.sock
  */
 #include "master.h"
 #include "io.h"
@@ -156,7 +158,9 @@ static void serve(struct config *cfg)
 	struct pollfd p[MAX_POLLFDS];
 	for (;;) {
 		int n = build_pollfds(p, 1);
-		int timeout = daemons_tick(cfg);
+		int timeout = daemons_tick(cfg), at = authd_tick(cfg);
+		if (at >= 0 && (timeout < 0 || at < timeout))
+			timeout = at;
 		if (listen_busy() && (timeout < 0 || timeout > 1000))
 			timeout = 1000;
 		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
@@ -218,12 +222,16 @@ int main(int argc, char **argv)
 		die(111, "cannot start: no log");
 	if (listen_open(&cfg) < 0)
 		die(111, "cannot start: listener failed");
+	if (authd_open(&cfg) < 0)
+		die(111, "cannot start: no auth socket");
 	pidfile_write();
 	log_info("master started (pid %ld, config %s)", (long)getpid(), cfg.path);
 	logger_started();
 	daemons_start(&cfg);
+	authd_start(&cfg);
 	serve(&cfg);
 	stop_all(&cfg);
+	authd_close();
 	pidfile_remove();
 	config_free(&cfg);
 	buf_free(&pid_file);

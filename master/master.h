@@ -20,7 +20,7 @@ void logger_drain(void);	/* reads whatever is waiting */
 void logger_started(void);	/* startup over: stop copying to stderr */
 
 /* children.c */
-enum child_kind { CHILD_SMTPD, CHILD_QMGR, CHILD_LOCAL };
+enum child_kind { CHILD_SMTPD, CHILD_QMGR, CHILD_LOCAL, CHILD_AUTH };
 #define CHILD_IP_MAX 64
 void child_add(pid_t pid, enum child_kind kind, const char *ip);
 size_t children_count(int kind);	/* kind < 0: all */
@@ -35,6 +35,16 @@ void daemons_start(const struct config *cfg);
 /* Restarts the qmgr/local pair when its delay has passed; returns the
  * poll timeout (ms) until the next thing to do, or -1. */
 int daemons_tick(const struct config *cfg);
+
+/* daemons.c: the auth daemon and its socket run_dir/auth.sock */
+int authd_open(const struct config *cfg);	/* 0 ok, -1 (logged) */
+void authd_close(void);				/* closes and unlinks the socket */
+void authd_start(const struct config *cfg);
+void authd_lost(int stopping);			/* it exited: schedule a restart */
+int authd_tick(const struct config *cfg);	/* like daemons_tick */
+/* Group of user_login (may connect to auth.sock): the extra group of the
+ * services that ask the auth daemon; (gid_t)-1 when not root. */
+gid_t login_gid(const struct config *cfg);
 
 /* listen.c */
 int listen_open(const struct config *cfg);	/* 0 ok, -1 (logged) */

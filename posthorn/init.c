@@ -25,7 +25,8 @@ struct init_opts {
 };
 
 static const char *const queue_subdirs[] = {"tmp", "incoming", "active", "defer", "bounce", NULL};
-static const char *const account_keys[] = {"user_smtpd", "user_queue", "user_mail", "user_auth", NULL};
+static const char *const account_keys[] = {"user_smtpd", "user_queue", "user_mail", "user_auth",
+	"user_login", NULL};
 
 static int bad_name(const char *what, const char *s)
 {
@@ -149,9 +150,9 @@ static void conf_text(const struct init_opts *o, const char *dir, const char *li
 	buf_printf(t, "domain = %s\nhostname = %s\nlisten = %s\nport_base = %lld\n",
 		   o->domain, o->hostname, o->listen, o->port_base);
 	buf_printf(t, "queue_dir = %s/queue\nmail_dir = %s/mail\nlog_dir = %s/log\n"
-		   "libexec_dir = %s\n\n", dir, dir, dir, libexec);
+		   "libexec_dir = %s\nrun_dir = %s/run\n\n", dir, dir, dir, libexec, dir);
 	static const char *const written[] = {"domain", "hostname", "listen", "port_base",
-		"queue_dir", "mail_dir", "log_dir", "libexec_dir", NULL};
+		"queue_dir", "mail_dir", "log_dir", "libexec_dir", "run_dir", NULL};
 	for (int i = 0; config_schema[i].name; i++) {
 		int skip = 0;
 		for (int j = 0; written[j]; j++)
@@ -250,6 +251,10 @@ static int make_store_and_log(const struct config *cfg, const char *dir)
 	int r = make_dir(buf_cstr(&p), 0700, uid, gid);
 	buf_reset(&p);
 	buf_printf(&p, "%s/log", dir);
+	if (r == 0)
+		r = make_dir(buf_cstr(&p), 0755, 0, 0);
+	buf_reset(&p);	/* run_dir: master binds auth.sock there */
+	buf_printf(&p, "%s/run", dir);
 	if (r == 0)
 		r = make_dir(buf_cstr(&p), 0755, 0, 0);
 	buf_free(&p);

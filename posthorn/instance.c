@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *const daemons[] = {"master", "smtpd", "enqueue", "qmgr", "local", NULL};
+static const char *const daemons[] = {"master", "smtpd", "enqueue", "qmgr", "local", "auth", NULL};
 
 void complain(const char *fmt, ...)
 {
