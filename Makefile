@@ -25,7 +25,7 @@ CFLAGS += $(CFLAGS_BASE)
 
 # program name -> source directory
 BIN_PROGS = posthorn sendmail mailq
-LIBEXEC_PROGS = master smtpd enqueue qmgr local auth
+LIBEXEC_PROGS = master smtpd enqueue qmgr local auth pop3d
 SRCDIR_posthorn = posthorn
 SRCDIR_sendmail = queue/sendmail
 SRCDIR_mailq = queue/mailq
@@ -34,6 +34,7 @@ SRCDIR_smtpd = smtpd
 SRCDIR_enqueue = queue/enqueue
 SRCDIR_qmgr = queue/qmgr
 SRCDIR_local = delivery/local
+SRCDIR_pop3d = pop3d/mailbox
 SRCDIR_auth = auth
 
 COMMON_SRC = $(wildcard common/*.c)
