@@ -13,7 +13,9 @@
  *	passwd.cdb) with the listening socket on fd 3.  Each accepted
  *	connection is served by its own child; the wire protocol is in
  *	common/authclient.h (records: request Q I U Z P [X] E, answer
- *	C U W E).
+ *	C U W E).  A request with X<pop3|imap> and an fd (SCM_RIGHTS) from a
+ *	login stage is, once verified, handed with that fd to mailboxd on
+ *	run_dir/mailbox.sock (auth/handoff.c).
  *
  *	Users are looked up lowercased in passwd.cdb and checked with
  *	crypt(3); an unknown user is checked against a dummy hash of the
