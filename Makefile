@@ -25,7 +25,7 @@ CFLAGS += $(CFLAGS_BASE)
 
 # program name -> source directory
 BIN_PROGS = posthorn sendmail mailq
-LIBEXEC_PROGS = master smtpd enqueue qmgr local auth pop3d
+LIBEXEC_PROGS = master smtpd enqueue qmgr local auth pop3d mailboxd
 SRCDIR_posthorn = posthorn
 SRCDIR_sendmail = queue/sendmail
 SRCDIR_mailq = queue/mailq
@@ -35,6 +35,7 @@ SRCDIR_enqueue = queue/enqueue
 SRCDIR_qmgr = queue/qmgr
 SRCDIR_local = delivery/local
 SRCDIR_pop3d = pop3d/mailbox
+SRCDIR_mailboxd = pop3d/spawner
 SRCDIR_auth = auth
 
 COMMON_SRC = $(wildcard common/*.c)

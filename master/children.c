@@ -153,7 +153,7 @@ void daemons_start(const struct config *cfg)
 
 static void log_exit(const struct child *c, int status)
 {
-	static const char *const names[] = {"smtpd", "qmgr", "local", "auth"};
+	static const char *const names[] = {"smtpd", "qmgr", "local", "auth", "mailboxd"};
 	if (WIFSIGNALED(status))
 		log_warn("%s pid %ld killed by signal %d", names[c->kind], (long)c->pid, WTERMSIG(status));
 	else if (c->kind != CHILD_SMTPD || WEXITSTATUS(status) != 0)
@@ -193,6 +193,8 @@ void children_reap(const struct config *cfg, int stopping)
 		log_exit(&c, status);
 		if (c.kind == CHILD_AUTH)
 			authd_lost(stopping);
+		else if (c.kind == CHILD_MAILBOXD)
+			mailboxd_lost(stopping);
 		else if (c.kind != CHILD_SMTPD)
 			pair_lost(stopping);
 	}

@@ -29,7 +29,9 @@
  *
  * FILES
  *	log_dir/master.pid (flock held while running), log_dir/posthorn.log,
- *	libexec_dir/{smtpd,qmgr,local,auth}, run_dir/auth.sock
+ *	libexec_dir/{smtpd,qmgr,local,auth,mailboxd}, run_dir/auth.sock,
+ *	run_dir/mailbox.sock (SOCK_SEQPACKET, user_auth 0600: mailboxd runs
+ *	as user_mail with it on fd 3, restarted like auth)
  */
 #include "master.h"
 #include "io.h"
@@ -158,9 +160,11 @@ static void serve(struct config *cfg)
 	struct pollfd p[MAX_POLLFDS];
 	for (;;) {
 		int n = build_pollfds(p, 1);
-		int timeout = daemons_tick(cfg), at = authd_tick(cfg);
+		int timeout = daemons_tick(cfg), at = authd_tick(cfg), mt = mailboxd_tick(cfg);
 		if (at >= 0 && (timeout < 0 || at < timeout))
 			timeout = at;
+		if (mt >= 0 && (timeout < 0 || mt < timeout))
+			timeout = mt;
 		if (listen_busy() && (timeout < 0 || timeout > 1000))
 			timeout = 1000;
 		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
@@ -224,14 +228,18 @@ int main(int argc, char **argv)
 		die(111, "cannot start: listener failed");
 	if (authd_open(&cfg) < 0)
 		die(111, "cannot start: no auth socket");
+	if (mailboxd_open(&cfg) < 0)
+		die(111, "cannot start: no mailbox socket");
 	pidfile_write();
 	log_info("master started (pid %ld, config %s)", (long)getpid(), cfg.path);
 	logger_started();
 	daemons_start(&cfg);
 	authd_start(&cfg);
+	mailboxd_start(&cfg);
 	serve(&cfg);
 	stop_all(&cfg);
 	authd_close();
+	mailboxd_close();
 	pidfile_remove();
 	config_free(&cfg);
 	buf_free(&pid_file);

@@ -20,7 +20,7 @@ void logger_drain(void);	/* reads whatever is waiting */
 void logger_started(void);	/* startup over: stop copying to stderr */
 
 /* children.c */
-enum child_kind { CHILD_SMTPD, CHILD_QMGR, CHILD_LOCAL, CHILD_AUTH };
+enum child_kind { CHILD_SMTPD, CHILD_QMGR, CHILD_LOCAL, CHILD_AUTH, CHILD_MAILBOXD };
 #define CHILD_IP_MAX 64
 void child_add(pid_t pid, enum child_kind kind, const char *ip);
 size_t children_count(int kind);	/* kind < 0: all */
@@ -45,6 +45,13 @@ int authd_tick(const struct config *cfg);	/* like daemons_tick */
 /* Group of user_login (may connect to auth.sock): the extra group of the
  * services that ask the auth daemon; (gid_t)-1 when not root. */
 gid_t login_gid(const struct config *cfg);
+
+/* mailbox.c: mailboxd and its socket run_dir/mailbox.sock (as daemons.c) */
+int mailboxd_open(const struct config *cfg);
+void mailboxd_close(void);
+void mailboxd_start(const struct config *cfg);
+void mailboxd_lost(int stopping);
+int mailboxd_tick(const struct config *cfg);
 
 /* listen.c */
 int listen_open(const struct config *cfg);	/* 0 ok, -1 (logged) */

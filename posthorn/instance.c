@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *const daemons[] = {"master", "smtpd", "enqueue", "qmgr", "local", "auth", NULL};
+static const char *const daemons[] = {"master", "smtpd", "enqueue", "qmgr", "local", "auth", "pop3d", "mailboxd", NULL};
 
 void complain(const char *fmt, ...)
 {

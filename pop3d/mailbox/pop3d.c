@@ -94,7 +94,7 @@ static int lock_maildrop(const char *dir, const char *user)
 {
 	struct buf p = BUF_INIT;
 	buf_printf(&p, "%s/%s", dir, POP3_LOCK);
-	int fd = open(p.s, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = open(buf_cstr(&p), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	buf_free(&p);
 	if (fd < 0)
 		fail("-ERR [SYS/TEMP] cannot lock the maildrop\r\n", 111, "lock: %s", strerror(errno));
