@@ -228,7 +228,8 @@ static void exec_service(const struct config *cfg, const struct service *s, int 
 	setenv("TCPREMOTEPORT", rport, 1);
 	setenv("TCPLOCALIP", lip, 1);
 	setenv("TCPLOCALPORT", lport, 1);
-	priv_drop(config_str(cfg, s->user_key), (gid_t)-1);
+	/* with user_login's group: it may connect to run_dir/auth.sock */
+	priv_drop(config_str(cfg, s->user_key), login_gid(cfg));
 	struct buf path = BUF_INIT;
 	buf_printf(&path, "%s/%s", config_str(cfg, "libexec_dir"), s->prog);
 	char *args[] = {(char *)s->prog, "-c", cfg->path, NULL};
