@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *const daemons[] = {"master", "smtpd", "enqueue", "qmgr", "local", "auth", "pop3d", "mailboxd", NULL};
+static const char *const daemons[] = {"master", "smtpd", "enqueue", "qmgr", "local", "auth", "pop3d", "pop3d-login", "mailboxd", NULL};
 
 void complain(const char *fmt, ...)
 {

@@ -1,0 +1,195 @@
+/*
+ * NAME
+ *	pop3d-login - posthorn's POP3 login stage (TLS and AUTHORIZATION)
+ *
+ * SYNOPSIS
+ *	libexec/pop3d-login [-c CONFIG] [-s | -m pop3|pop3s]
+ *
+ * DESCRIPTION
+ *	Serves one POP3 connection on fd 0 (input) and fd 1 (output), so it
+ *	runs under posthorn's master (port base+110, and base+995 with -s),
+ *	inetd or systemd Accept=yes.  It runs as user_login, which can read
+ *	neither the mail store, nor passwd.cdb, nor the TLS key: master (or,
+ *	started as root by inetd, this program itself before it drops to
+ *	user_login) opens the key and certificate and passes them as fds
+ *	(POSTHORN_TLS_FDS, see doc/design.md "TLS keys"); under systemd they
+ *	come from $CREDENTIALS_DIRECTORY.
+ *
+ *	Greeting "+OK posthorn POP3 ready".  Commands: CAPA, STLS (RFC 2595:
+ *	before TLS and before USER; bytes pipelined after it are discarded),
+ *	USER/PASS, AUTH PLAIN|LOGIN (RFC 5034, initial response allowed, "="
+ *	for an empty one, "*" cancels), QUIT.  APOP is not supported.
+ *	Passwords are accepted only over TLS (STLS, or -s: implicit TLS, RFC
+ *	8314), or from a loopback client when plaintext_auth_loopback = yes;
+ *	otherwise "-ERR [AUTH] TLS required" and CAPA lists neither USER nor
+ *	SASL.  Every other command before a login is -ERR.
+ *
+ *	The credentials go to the auth daemon (run_dir/auth.sock) together
+ *	with one end of a socketpair.  On success the daemon hands that end
+ *	to mailboxd, which runs pop3d (as user_mail) on it; pop3d's first
+ *	line ("+OK maildrop has ...", or "-ERR [IN-USE]") is the answer to
+ *	PASS/AUTH, and from then on pop3d-login only relays bytes between
+ *	the client and pop3d until either side closes.  A wrong password:
+ *	"-ERR [AUTH] invalid credentials", after the delay the auth daemon
+ *	imposes; after auth_max_failures the connection is closed.
+ *
+ *	Limits: pop3_line_max per command line (SASL responses up to 4096),
+ *	max_errors bad commands, pop3_timeout idle time (also while
+ *	relaying), tls_handshake_timeout.
+ *
+ * EXIT STATUS
+ *	0 after a session; 2 usage; 111 bad config, or -s without a key.
+ *
+ * FILES
+ *	CONFIG, run_dir/auth.sock, tls_cert and tls_key (by fd).
+ */
+#include "login.h"
+#include "cidr.h"
+#include "log.h"
+#include "privsep.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void usage(void)
+{
+	die(2, "usage: pop3d-login [-c CONFIG] [-s | -m pop3|pop3s]");
+}
+
+static int ip_valid(const char *s)
+{
+	unsigned char a[16];
+	return s && cidr_parse_ip(s, strlen(s), a) == 0;
+}
+
+static int peer_ip(struct buf *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char text[INET6_ADDRSTRLEN];
+	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	const char *r = NULL;
+	if (ss.ss_family == AF_INET)
+		r = inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text, sizeof text);
+	else if (ss.ss_family == AF_INET6)
+		r = inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, text, sizeof text);
+	if (!r)
+		return -1;
+	if (!strncmp(text, "::ffff:", 7) && strchr(text + 7, '.'))
+		r = text + 7;
+	buf_puts(out, r);
+	return 0;
+}
+
+static void client_ip(struct buf *ip)
+{
+	const char *e = getenv("TCPREMOTEIP");
+	if (!ip_valid(e))
+		e = getenv("REMOTE_ADDR");
+	if (ip_valid(e))
+		buf_puts(ip, e);
+	else if (peer_ip(ip) < 0)
+		buf_puts(ip, "unknown");
+	buf_cstr(ip);
+}
+
+/* Under inetd fd 2 may be the client's socket: log to syslog instead. */
+static int stderr_is_client(void)
+{
+	struct stat a, b;
+	return fstat(0, &a) == 0 && fstat(2, &b) == 0 && S_ISSOCK(b.st_mode) &&
+	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+/* The key is read while still privileged; then (inetd as root) become
+ * user_login before a byte from the network is read. */
+static void tls_setup(struct login *l)
+{
+	struct buf err = BUF_INIT;
+	if (tls_server_new(&l->tls, l->cfg, &err) < 0) {
+		log_warn("TLS unavailable%s: %s", l->implicit ? ", refusing the pop3s session" :
+			 ", STLS not offered", buf_cstr(&err));
+		l->tls = NULL;
+	}
+	buf_free(&err);
+	if (priv_is_root())
+		priv_drop(config_str(l->cfg, "user_login"), (gid_t)-1);
+}
+
+static int implicit_tls(struct login *l)
+{
+	if (!l->tls)
+		return -1;
+	struct buf err = BUF_INIT;
+	long long t = config_num(l->cfg, "tls_handshake_timeout");
+	int r = tls_server_start(&l->io, l->tls, t > 0 && t < 3600 ? (int)t * 1000 : 30000, &err);
+	if (r < 0)
+		log_info("TLS handshake failed from %s: %s", buf_cstr(&l->ip), buf_cstr(&err));
+	buf_free(&err);
+	return r;
+}
+
+static void parse_args(int argc, char **argv, const char **conf, int *implicit)
+{
+	int opt;
+	while ((opt = getopt(argc, argv, "c:sm:")) != -1) {
+		if (opt == 'c')
+			*conf = optarg;
+		else if (opt == 's')
+			*implicit = 1;
+		else if (opt == 'm' && (!strcmp(optarg, "pop3") || !strcmp(optarg, "pop3s")))
+			*implicit = !strcmp(optarg, "pop3s");
+		else
+			usage();
+	}
+	if (optind != argc)
+		usage();
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf = NULL;
+	struct login l;
+	memset(&l, 0, sizeof l);
+	log_init("pop3d-login", stderr_is_client());
+	signal(SIGPIPE, SIG_IGN);
+	parse_args(argc, argv, &conf, &l.implicit);
+	struct config cfg;
+	struct buf err = BUF_INIT;
+	if (config_load(&cfg, conf ? conf : config_default_path(), &err) < 0) {
+		static const char msg[] = "-ERR [SYS/TEMP] server configuration error\r\n";
+		write_all(1, msg, sizeof msg - 1);
+		die(111, "%s", buf_cstr(&err));
+	}
+	buf_free(&err);
+	l.cfg = &cfg;
+	l.auth_fd = -1;
+	client_ip(&l.ip);
+	tls_setup(&l);
+	long long secs = config_num(&cfg, "pop3_timeout");
+	io_init(&l.io, 0, 1, (int)(secs > 86400 ? 86400 : secs) * 1000);
+	l.line_max = (size_t)config_num(&cfg, "pop3_line_max");
+	l.max_errors = config_num(&cfg, "max_errors");
+	l.max_failures = config_num(&cfg, "auth_max_failures");
+	int rc = 0;
+	if (l.implicit && implicit_tls(&l) < 0)
+		rc = l.tls ? 0 : 111;
+	else
+		session_run(&l);
+	tls_end(&l.io);
+	tls_server_free(l.tls);
+	io_free(&l.io);
+	if (l.auth_fd >= 0)
+		close(l.auth_fd);
+	buf_free(&l.ip);
+	buf_free(&l.user);
+	config_free(&cfg);
+	return rc;
+}
