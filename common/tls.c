@@ -480,8 +480,8 @@ static int peek_tls(int fd, int timeout_ms, struct buf *err)
 {
 	unsigned char b[3];
 	if (wait_one(fd, POLLIN, timeout_ms) < 0) {
-		buf_puts(err, errno == ETIMEDOUT ? "TLS handshake timed out (no ClientHello)"
-			 : "poll failed before the TLS handshake");
+		buf_puts(err, errno == ETIMEDOUT ? "timed out waiting for the ClientHello"
+			 : "poll failed before the handshake");
 		return -1;
 	}
 	ssize_t r;
@@ -491,7 +491,7 @@ static int peek_tls(int fd, int timeout_ms, struct buf *err)
 	if (r < 0 && errno == ENOTSOCK)
 		return 1;	/* a pipe (tests): let OpenSSL judge */
 	if (r == 0) {
-		buf_puts(err, "client closed the connection before the TLS handshake");
+		buf_puts(err, "peer closed the connection before the handshake");
 		return -1;
 	}
 	if (r < 0)
@@ -508,24 +508,23 @@ static int handshake_wait(struct io *io, SSL *ssl, int ret, long long deadline, 
 	int e = SSL_get_error(ssl, ret);
 	long long left = deadline - now_ms();
 	if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && left <= 0) {
-		buf_puts(err, "TLS handshake timed out");
+		buf_puts(err, "timed out");
 		return -1;
 	}
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 		int fd = e == SSL_ERROR_WANT_READ ? io->rfd : io->wfd;
 		if (wait_one(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, (int)left) == 0)
 			return 0;
-		buf_puts(err, errno == ETIMEDOUT ? "TLS handshake timed out" : "poll failed in the TLS handshake");
+		buf_puts(err, errno == ETIMEDOUT ? "timed out" : "poll failed in the handshake");
 		return -1;
 	}
 	unsigned long code = ERR_peek_last_error();
 	if ((e == SSL_ERROR_SYSCALL && !code) || e == SSL_ERROR_ZERO_RETURN ||
 	    ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 		ERR_clear_error();
-		buf_puts(err, "peer closed the connection during the TLS handshake");
+		buf_puts(err, "peer closed the connection during the handshake");
 		return -1;
 	}
-	buf_puts(err, "TLS handshake failed: ");
 	ssl_reason(err, "protocol error");
 	return -1;
 }

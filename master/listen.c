@@ -6,6 +6,7 @@
 #include "master.h"
 #include "log.h"
 #include "privsep.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,16 +19,27 @@
 #include <time.h>
 #include <unistd.h>
 
+/* tls: what the child gets (doc/design.md "TLS keys"): TLS_NONE nothing,
+ * TLS_OFFER the key and certificate on fds 3,4 if they can be opened
+ * (STARTTLS), TLS_NEED the same, and no session without them (implicit). */
+enum { TLS_NONE, TLS_OFFER, TLS_NEED };
+
 struct service {
 	const char *name;
 	int std_port;
 	const char *prog;
+	const char *mode;	/* smtpd -m MODE; NULL: no -m */
+	int tls;
 	const char *user_key;
 	int fd;
 };
 
 static struct service services[] = {
-	{"smtp", 25, "smtpd", "user_smtpd", -1},
+	{"smtp", 25, "smtpd", "smtp", TLS_OFFER, "user_smtpd", -1},
+	{"submission", 587, "smtpd", "submission", TLS_OFFER, "user_smtpd", -1},
+	{"smtps", 465, "smtpd", "smtps", TLS_NEED, "user_smtpd", -1},
+	{"pop3", 110, "pop3d-login", "pop3", TLS_OFFER, "user_login", -1},
+	{"pop3s", 995, "pop3d-login", "pop3s", TLS_NEED, "user_login", -1},
 };
 #define NSERVICES (sizeof services / sizeof services[0])
 
@@ -208,6 +220,48 @@ static void refuse(const struct config *cfg, int fd, const char *ip, const char 
 	log_warn("refused connection from %s: %s", ip, why);
 }
 
+/* fd on a descriptor at or above 10, close-on-exec: out of the way of the
+ * fixed numbers it is moved to next. */
+static int fd_high(int fd)
+{
+	if (fd < 0)
+		return -1;
+	int h = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+	close(fd);
+	return h;
+}
+
+/* In the connection child, still root: tls_cert and tls_key on fds 3 and 4
+ * (dup2 clears close-on-exec) and POSTHORN_TLS_FDS=3,4.  The service user
+ * cannot open the key itself.  0 ok, -1 (logged): no TLS for this one. */
+static int pass_tls_fds(const struct config *cfg, const char *ip)
+{
+	struct buf cp = BUF_INIT, kp = BUF_INIT;
+	tls_path(cfg, "tls_cert", &cp);
+	tls_path(cfg, "tls_key", &kp);
+	int c = fd_high(open(cp.s, O_RDONLY | O_CLOEXEC));
+	int k = fd_high(open(kp.s, O_RDONLY | O_CLOEXEC));
+	int r = 0;
+	if (c < 0 || k < 0) {
+		log_warn("TLS key or certificate unavailable for %s: %s: %s", ip,
+			 c < 0 ? cp.s : kp.s, strerror(errno));
+		r = -1;
+	} else if (dup2(c, 3) < 0 || dup2(k, 4) < 0) {
+		r = -1;
+	}
+	if (c >= 0)
+		close(c);
+	if (k >= 0)
+		close(k);
+	if (r == 0)
+		setenv("POSTHORN_TLS_FDS", "3,4", 1);
+	else
+		setenv("POSTHORN_TLS_FDS", "", 1);	/* smtpd: run without TLS */
+	buf_free(&cp);
+	buf_free(&kp);
+	return r;
+}
+
 static void exec_service(const struct config *cfg, const struct service *s, int fd,
 			 const union sockaddr_any *peer)
 {
@@ -228,11 +282,16 @@ static void exec_service(const struct config *cfg, const struct service *s, int 
 	setenv("TCPREMOTEPORT", rport, 1);
 	setenv("TCPLOCALIP", lip, 1);
 	setenv("TCPLOCALPORT", lport, 1);
+	if (s->tls != TLS_NONE && pass_tls_fds(cfg, rip) < 0 && s->tls == TLS_NEED) {
+		log_warn("refused %s connection from %s: no TLS key", s->name, rip);
+		_exit(111);
+	}
 	/* with user_login's group: it may connect to run_dir/auth.sock */
 	priv_drop(config_str(cfg, s->user_key), login_gid(cfg));
 	struct buf path = BUF_INIT;
 	buf_printf(&path, "%s/%s", config_str(cfg, "libexec_dir"), s->prog);
-	char *args[] = {(char *)s->prog, "-c", cfg->path, NULL};
+	char *args[] = {(char *)s->prog, "-c", cfg->path, s->mode ? "-m" : NULL,
+			(char *)s->mode, NULL};
 	execv(buf_cstr(&path), args);
 	log_error("cannot run %s: %s", path.s, strerror(errno));
 	_exit(111);

@@ -2,6 +2,7 @@
  * field (RFC 5321 4.4) on every message, and Date: / Message-ID: for a
  * submission that lacks them (RFC 6409 8.2, 8.3).  Used by data_cmd.c. */
 #include "smtpd.h"
+#include "tls.h"
 
 #include <string.h>
 #include <time.h>
@@ -19,9 +20,12 @@ static void rfc5322_date(struct buf *out, time_t t)
 
 static const char *protocol(const struct session *s)
 {
+	int tls = tls_active(&s->io);	/* RFC 3848: an S for TLS */
 	if (!s->esmtp)
 		return "SMTP";
-	return s->smtputf8 ? "UTF8SMTP" : "ESMTP";	/* RFC 6531 3.7.3 */
+	if (s->smtputf8)	/* RFC 6531 3.7.3 */
+		return tls ? "UTF8SMTPS" : "UTF8SMTP";
+	return tls ? "ESMTPS" : "ESMTP";
 }
 
 /* from HELO (rDNS [IP]): the TCP-info of RFC 5321 4.4, IPv6 as a literal */
@@ -37,6 +41,7 @@ static void received_from(struct session *s, struct buf *out)
 		buf_putc(out, ']');
 	}
 	buf_puts(out, ")\n");
+	starttls_received(s, out);
 }
 
 void hdr_received(struct session *s, const char *qid, struct buf *out)

@@ -13,8 +13,9 @@ static const struct { const char *name; enum smtp_verb verb; } verbs[] = {
 	{"HELO", V_HELO}, {"EHLO", V_EHLO}, {"MAIL", V_MAIL}, {"RCPT", V_RCPT},
 	{"DATA", V_DATA}, {"RSET", V_RSET}, {"NOOP", V_NOOP}, {"QUIT", V_QUIT},
 	{"VRFY", V_VRFY}, {"EXPN", V_EXPN}, {"HELP", V_HELP},
+	{"STARTTLS", V_STARTTLS},
 	/* known to exist, not offered here */
-	{"STARTTLS", V_NOTIMPL}, {"AUTH", V_NOTIMPL}, {"BDAT", V_NOTIMPL},
+	{"AUTH", V_NOTIMPL}, {"BDAT", V_NOTIMPL},
 	{"ETRN", V_NOTIMPL}, {"TURN", V_NOTIMPL}, {"ATRN", V_NOTIMPL},
 	{NULL, V_UNKNOWN},
 };

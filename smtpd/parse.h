@@ -12,7 +12,7 @@
 
 enum smtp_verb {
 	V_UNKNOWN, V_HELO, V_EHLO, V_MAIL, V_RCPT, V_DATA, V_RSET, V_NOOP,
-	V_QUIT, V_VRFY, V_EXPN, V_HELP, V_NOTIMPL,
+	V_QUIT, V_VRFY, V_EXPN, V_HELP, V_NOTIMPL, V_STARTTLS,
 };
 
 struct smtp_cmd {

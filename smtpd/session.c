@@ -71,6 +71,7 @@ void session_free(struct session *s)
 	if (s->res_state == 1)
 		resolver_close(&s->res);
 	cidr_list_free(&s->relay);
+	starttls_free(s);
 	io_free(&s->io);
 }
 
@@ -131,6 +132,8 @@ static void cmd_helo(struct session *s, const struct smtp_cmd *c, int esmtp)
 	}
 	io_printf(&s->io, "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
 		  "250-8BITMIME\r\n", s->hostname, s->lim.max_size);
+	if (starttls_offer(s))
+		io_puts(&s->io, "250-STARTTLS\r\n");
 	if (s->smtputf8_offered)
 		io_puts(&s->io, "250-SMTPUTF8\r\n");
 	io_puts(&s->io, "250 ENHANCEDSTATUSCODES\r\n");
@@ -185,6 +188,7 @@ static void dispatch(struct session *s, const struct smtp_cmd *c)
 	case V_MAIL: cmd_mail(s, c->arg, c->arglen); break;
 	case V_RCPT: cmd_rcpt(s, c->arg, c->arglen); break;
 	case V_DATA: cmd_data(s, c->arglen); break;
+	case V_STARTTLS: cmd_starttls(s, c->arglen); break;
 	case V_NOTIMPL:
 		reply_error(s, 502, "5.5.1", "Error: command not implemented");
 		break;
@@ -235,6 +239,11 @@ static void timeout_exit(struct session *s, const char *where)
 static int session_step(struct session *s, struct buf *line)
 {
 	if (flush_if_idle(s) < 0)
+		return -1;
+	int p = s->tls_probed ? 0 : starttls_probe(s);
+	if (p == -2)
+		timeout_exit(s, "after command");
+	if (p < 0)
 		return -1;
 	int r = io_getline(&s->io, line, s->lim.line_max);
 	if (r == LINE_TOOLONG) {

@@ -3,7 +3,7 @@
  *	smtpd - the posthorn ESMTP server (RFC 5321)
  *
  * SYNOPSIS
- *	libexec/smtpd [-c CONFIG] [-m smtp|submission]
+ *	libexec/smtpd [-c CONFIG] [-m smtp|submission|smtps]
  *
  * DESCRIPTION
  *	Serves one SMTP session on fd 0 (input) and fd 1 (output), so it
@@ -13,7 +13,7 @@
  *	name only from $TCPREMOTEHOST (smtpd does no DNS lookups).
  *
  *	Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY (252) HELP,
- *	EXPN (502).  Extensions: PIPELINING, SIZE, 8BITMIME,
+ *	EXPN (502), STARTTLS.  Extensions: PIPELINING, SIZE, 8BITMIME, STARTTLS,
  *	ENHANCEDSTATUSCODES (codes in every reply but the greeting and the
  *	EHLO list), SMTPUTF8 (config smtputf8).
  *
@@ -41,6 +41,15 @@
  *	error reply after the third waits smtp_error_delay), smtp_timeout
  *	and smtp_data_timeout (421 4.4.2 and close).
  *
+ *	TLS (smtpd/starttls.c): the key and certificate come from fds named
+ *	by $POSTHORN_TLS_FDS (master), $CREDENTIALS_DIRECTORY (systemd) or
+ *	tls_cert/tls_key (read before root is dropped, inetd).  STARTTLS (RFC
+ *	3207) is offered on smtp and submission while there is a key and no
+ *	TLS yet; input pipelined after it is discarded, and the session
+ *	starts over (EHLO again).  -m smtps: the handshake comes first, then
+ *	the greeting (RFC 8314), with submission's rules.  The Received:
+ *	field says ESMTPS and "(using TLSv1.3 with cipher ...)".
+ *
  * EXIT STATUS
  *	0 after a session, 2 on a usage error, 111 if the configuration
  *	cannot be read (the client gets 421 first).
@@ -64,7 +73,7 @@
 
 static void usage(void)
 {
-	log_error("usage: smtpd [-c CONFIG] [-m smtp|submission]");
+	log_error("usage: smtpd [-c CONFIG] [-m smtp|submission|smtps]");
 	exit(2);
 }
 
@@ -161,7 +170,8 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (optind != argc || (strcmp(mode, "smtp") && strcmp(mode, "submission")))
+	if (optind != argc || (strcmp(mode, "smtp") && strcmp(mode, "submission") &&
+			       strcmp(mode, "smtps")))
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	struct config cfg;
@@ -172,10 +182,12 @@ int main(int argc, char **argv)
 		log_init("smtpd", 1);
 	char host[256];
 	struct session s;
-	session_init(&s, &cfg, !strcmp(mode, "submission"));
+	int smtps = !strcmp(mode, "smtps");
+	session_init(&s, &cfg, smtps || !strcmp(mode, "submission"));
 	s.hostname = our_hostname(&cfg, host, sizeof host);
 	client_identity(&s);
-	session_run(&s);
+	if (starttls_setup(&s, smtps) == 0)
+		session_run(&s);
 	session_free(&s);
 	config_free(&cfg);
 	buf_free(&err);

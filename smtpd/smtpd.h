@@ -45,6 +45,9 @@ struct session {
 	long errors, messages;
 	int quit;
 	struct buf tmp;		/* scratch for log_safe */
+	/* TLS (starttls.c) */
+	struct tls_server *tls;	/* NULL: no key, STARTTLS not offered */
+	int tls_probed;		/* the first input was checked for a ClientHello */
 };
 
 /* session.c */
@@ -83,6 +86,17 @@ void enq_flush(struct enq *e);
 int enq_finish(struct enq *e, int *code, struct buf *enh, struct buf *text);
 /* Closes the pipe without E0: (enqueue then queues nothing) and reaps. */
 void enq_abort(struct enq *e);
+
+/* starttls.c */
+struct tls_server;
+/* Loads the key (then drops root); implicit: the handshake of -m smtps.
+ * -1: end the session (already logged). */
+int starttls_setup(struct session *s, int implicit);
+void starttls_free(struct session *s);
+int starttls_offer(const struct session *s);
+void cmd_starttls(struct session *s, size_t arglen);
+int starttls_probe(struct session *s);	/* 0 go on, -1 close, -2 timeout */
+void starttls_received(struct session *s, struct buf *out);
 
 /* headers.c */
 void hdr_received(struct session *s, const char *qid, struct buf *out);
