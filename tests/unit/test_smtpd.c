@@ -24,7 +24,8 @@ static void test_commands(void)
 	CHECK(cmd_is("QUIT", V_QUIT, ""));
 	CHECK(cmd_is("NOOP", V_NOOP, ""));
 	CHECK(cmd_is("DATAX", V_UNKNOWN, ""));
-	CHECK(cmd_is("STARTTLS", V_NOTIMPL, ""));
+	CHECK(cmd_is("STARTTLS", V_STARTTLS, ""));
+	CHECK(cmd_is("BDAT 10", V_NOTIMPL, "10"));
 	CHECK(cmd_is("", V_UNKNOWN, ""));
 	struct smtp_cmd c;
 	CHECK(smtp_parse_command("NO\0OP", 5, &c) == -1);
