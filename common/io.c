@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void io_init(struct io *io, int rfd, int wfd, int timeout_ms)
@@ -22,11 +23,37 @@ void io_free(struct io *io)
 	buf_free(&io->out);
 }
 
+long long monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void io_set_deadline(struct io *io, long long ms)
+{
+	io->deadline = ms > 0 ? monotonic_ms() + ms : 0;
+}
+
+int io_wait_ms(const struct io *io)
+{
+	int t = io->timeout_ms > 0 ? io->timeout_ms : -1;
+	if (io->deadline > 0) {
+		long long left = io->deadline - monotonic_ms();
+		if (left < 0)
+			left = 0;
+		if (t < 0 || left < t)
+			t = (int)left;
+	}
+	return t;
+}
+
+/* timeout_ms < 0: no limit; 0: do not wait at all. */
 static int wait_fd(int fd, short events, int timeout_ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 	for (;;) {
-		int r = poll(&p, 1, timeout_ms > 0 ? timeout_ms : -1);
+		int r = poll(&p, 1, timeout_ms);
 		if (r > 0)
 			return 0;
 		if (r == 0) {
@@ -60,7 +87,7 @@ ssize_t io_fill(struct io *io)
 	for (;;) {
 		/* Plain fds may be blocking: wait first so the timeout holds.
 		 * A transport (TLS) does its own waiting. */
-		if (!io->tr && wait_fd(io->rfd, POLLIN, io->timeout_ms) < 0) {
+		if (!io->tr && wait_fd(io->rfd, POLLIN, io_wait_ms(io)) < 0) {
 			io->err = errno == ETIMEDOUT ? IO_ERR_TIMEOUT : IO_ERR_SYS;
 			return -1;
 		}
@@ -80,7 +107,7 @@ ssize_t io_fill(struct io *io)
 			io->err = IO_ERR_SYS;
 			return -1;
 		}
-		if (wait_fd(io->rfd, POLLIN, io->timeout_ms) < 0) {
+		if (wait_fd(io->rfd, POLLIN, io_wait_ms(io)) < 0) {
 			io->err = errno == ETIMEDOUT ? IO_ERR_TIMEOUT : IO_ERR_SYS;
 			return -1;
 		}
@@ -163,7 +190,7 @@ int io_flush(struct io *io)
 {
 	size_t off = 0;
 	while (off < io->out.len) {
-		if (!io->tr && wait_fd(io->wfd, POLLOUT, io->timeout_ms) < 0) {
+		if (!io->tr && wait_fd(io->wfd, POLLOUT, io_wait_ms(io)) < 0) {
 			io->err = errno == ETIMEDOUT ? IO_ERR_TIMEOUT : IO_ERR_SYS;
 			buf_consume(&io->out, off);
 			return -1;
@@ -176,7 +203,7 @@ int io_flush(struct io *io)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (wait_fd(io->wfd, POLLOUT, io->timeout_ms) == 0)
+			if (wait_fd(io->wfd, POLLOUT, io_wait_ms(io)) == 0)
 				continue;
 			io->err = errno == ETIMEDOUT ? IO_ERR_TIMEOUT : IO_ERR_SYS;
 		} else {

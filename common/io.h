@@ -22,6 +22,7 @@ struct io_transport {
 struct io {
 	int rfd, wfd;
 	int timeout_ms;		/* per wait; <= 0 means no limit */
+	long long deadline;	/* CLOCK_MONOTONIC ms; 0: none (io_set_deadline) */
 	struct buf in;		/* bytes read but not consumed */
 	struct buf out;		/* bytes queued for writing */
 	struct io_transport *tr;	/* NULL: plain read/write */
@@ -49,6 +50,17 @@ void io_puts(struct io *io, const char *s);
 void io_printf(struct io *io, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int io_flush(struct io *io);	/* 0 ok, -1 error/timeout */
+/* A limit on the total time of what follows (one command line, a whole
+ * DATA phase), on top of the per-wait timeout: a client sending one byte
+ * just inside each timeout cannot hold a session open for ever.
+ * ms <= 0 clears it. */
+void io_set_deadline(struct io *io, long long ms);
+/* How long the next wait may last: the timeout, cut short by the deadline
+ * (0 once the deadline has passed; -1 for no limit).  Transports (TLS) use
+ * it for their own waits. */
+int io_wait_ms(const struct io *io);
+long long monotonic_ms(void);
+
 /* Bytes already read and waiting in the input buffer. */
 size_t io_pending(const struct io *io);
 /* Discards buffered input (STARTTLS: nothing sent before the handshake

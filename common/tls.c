@@ -377,7 +377,7 @@ static int wait_one(int fd, short ev, int timeout_ms)
 	struct pollfd p = {.fd = fd, .events = ev};
 	int r;
 	do
-		r = poll(&p, 1, timeout_ms > 0 ? timeout_ms : -1);
+		r = poll(&p, 1, timeout_ms < 0 ? -1 : timeout_ms);	/* 0: deadline passed */
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
 		errno = ETIMEDOUT;
@@ -397,7 +397,7 @@ static ssize_t map_result(struct io *io, int ret, int reading)
 			errno = EAGAIN;
 			return -1;
 		}
-		if (wait_one(io->rfd, POLLIN, io->timeout_ms) < 0)
+		if (wait_one(io->rfd, POLLIN, io_wait_ms(io)) < 0)
 			return -1;
 		errno = EINTR;	/* io.c retries at once */
 		return -1;
@@ -406,7 +406,7 @@ static ssize_t map_result(struct io *io, int ret, int reading)
 			errno = EAGAIN;
 			return -1;
 		}
-		if (wait_one(io->wfd, POLLOUT, io->timeout_ms) < 0)
+		if (wait_one(io->wfd, POLLOUT, io_wait_ms(io)) < 0)
 			return -1;
 		errno = EINTR;
 		return -1;
