@@ -231,7 +231,9 @@ static int publish(const char *tmp, const char *dir, const char *name)
 		e = errno;
 		r = -1;
 	}
-	if (r == MD_DELIVERED && fsync_dir(path_in(&p, dir, "new", NULL)) < 0) {
+	/* An earlier copy found here may itself not be on disk yet (the
+	 * attempt that made it died before its fsync): sync either way. */
+	if (r != -1 && fsync_dir(path_in(&p, dir, "new", NULL)) < 0) {
 		e = errno;
 		r = -1;
 	}
@@ -243,8 +245,18 @@ static int publish(const char *tmp, const char *dir, const char *name)
 int maildir_deliver(const char *dir, const char *name, const struct maildir_source *src)
 {
 	int k = maildir_has(dir, name);
-	if (k != 0)
-		return k > 0 ? MD_EXISTS : -1;
+	if (k < 0)
+		return -1;
+	if (k > 0) {
+		/* found from an earlier attempt: make sure its entry is durable */
+		struct buf p = BUF_INIT;
+		int r = fsync_dir(path_in(&p, dir, "new", NULL)) == 0 &&
+			fsync_dir(path_in(&p, dir, "cur", NULL)) == 0 ? MD_EXISTS : -1;
+		int e = errno;
+		buf_free(&p);
+		errno = e;
+		return r;
+	}
 	struct buf tmp = BUF_INIT;
 	path_in(&tmp, dir, "tmp", name);
 	int r;
