@@ -124,15 +124,27 @@ bad:
 	return -1;
 }
 
-/* Checks that "\nE0:\n" follows the message bytes. */
-static int check_end(int fd, struct qfile *q)
+/* Checks that "\nE0:\n" follows the message bytes.  The declared length
+ * is compared with the file size first: it is up to 20 digits, and adding
+ * it to an offset unchecked could overflow. */
+static int check_end(int fd, struct qfile *q, unsigned long long dlen, struct buf *why)
 {
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (st.st_size < q->msg_off || dlen > (unsigned long long)(st.st_size - q->msg_off)) {
+		buf_printf(why, "message length %llu runs past the end of the file (%lld bytes)",
+			   dlen, (long long)st.st_size);
+		return 0;
+	}
+	q->msg_len = (size_t)dlen;
 	char tail[5];
-	off_t at = q->msg_off + (off_t)q->msg_len;
-	ssize_t r = pread(fd, tail, sizeof tail, at);
+	ssize_t r = pread(fd, tail, sizeof tail, q->msg_off + (off_t)dlen);
 	if (r < 0)
 		return -1;
 	q->complete = r == 5 && memcmp(tail, "\nE0:\n", 5) == 0;
+	if (!q->complete)
+		buf_puts(why, "no end record after the message (truncated, or a wrong message length)");
 	return 0;
 }
 
@@ -154,8 +166,7 @@ static int parse_envelope(int fd, struct qfile *q, struct buf *env, struct buf *
 		size_t need = h == 0 ? off + 32 : off + hlen + (size_t)dlen + 1;
 		if (h == 1 && type == REC_MESSAGE) {
 			q->msg_off = (off_t)(off + hlen);
-			q->msg_len = (size_t)dlen;
-			rc = check_end(fd, q);
+			rc = check_end(fd, q, dlen, err);
 			break;
 		}
 		if (h == 1 && dlen > QREC_MAX) {
@@ -174,8 +185,10 @@ static int parse_envelope(int fd, struct qfile *q, struct buf *env, struct buf *
 				rc = -1;
 				break;
 			}
-			if (r == 0)
-				break;	/* truncated: incomplete, not malformed */
+			if (r == 0) {	/* truncated: incomplete, not malformed */
+				buf_printf(err, "file ends inside the envelope (offset %zu)", off);
+				break;
+			}
 			continue;
 		}
 		if (h == 0 || env->s[need - 1] != '\n') {
@@ -197,6 +210,7 @@ static int parse_envelope(int fd, struct qfile *q, struct buf *env, struct buf *
 int qfile_read(int fd, struct qfile *q, struct buf *err)
 {
 	memset(q, 0, sizeof *q);
+	buf_reset(err);
 	struct buf env = BUF_INIT;
 	int rc = parse_envelope(fd, q, &env, err);
 	buf_free(&env);

@@ -36,7 +36,8 @@ struct qfile {
 	int complete;		/* E0: found after the message */
 };
 
-/* Parses the queue file open on fd.  Returns 0 ok (check q->complete),
+/* Parses the queue file open on fd.  Returns 0 ok (check q->complete:
+ * when 0, err says why: truncated, or a message length that does not fit),
  * -1 read error (errno), -2 malformed (message in err). */
 int qfile_read(int fd, struct qfile *q, struct buf *err);
 void qfile_free(struct qfile *q);

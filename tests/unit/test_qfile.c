@@ -92,6 +92,13 @@ static void test_damaged(void)
 	CHECK(qfile_read(fd, &q, &err) == -2);
 	qfile_free(&q);
 	close(fd);
+	/* a declared length near 2^63 must not overflow the end offset */
+	const char *huge = "V1:1\nI4:ABCD\nT1:1\nS0:\nR1:a\nM9223372036854775800:x\nE0:\n";
+	fd = file_with(huge, strlen(huge));
+	CHECK(qfile_read(fd, &q, &err) == 0 && q.complete == 0);
+	CHECK(strstr(buf_cstr(&err), "past the end of the file") != NULL);
+	qfile_free(&q);
+	close(fd);
 	const char *unknown = "V1:1\nZ1:x\n";
 	fd = file_with(unknown, strlen(unknown));
 	CHECK(qfile_read(fd, &q, &err) == -2);
