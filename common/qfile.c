@@ -410,8 +410,19 @@ static void print_entry(struct buf *o, const struct qfile *q, const char *qid,
 	buf_free(&tmp);
 }
 
-/* Lists one message of queue_dir/sub; a file that vanished (delivered
- * meanwhile) or is still incomplete is skipped. */
+/* A queue file that cannot be used: listed with the reason, never
+ * skipped, so the administrator sees it. */
+static void print_damaged(struct buf *o, const char *qid, const char *why,
+			  struct qlist_stats *st)
+{
+	struct buf tmp = BUF_INIT;
+	buf_printf(o, "%-20s  damaged: %s\n\n", qid, log_safe(&tmp, why, strlen(why), 500));
+	buf_free(&tmp);
+	st->count++;
+}
+
+/* Lists one message of queue_dir/sub; a file that vanished meanwhile
+ * (delivered or deleted) is skipped, a damaged one says why. */
 static void list_one(int qdir, const char *dir, const char *sub, const char *qid, struct buf *o,
 		     struct qlist_stats *st)
 {
@@ -419,24 +430,30 @@ static void list_one(int qdir, const char *dir, const char *sub, const char *qid
 	buf_printf(&path, "%s/%s", sub, qid);
 	int fd = openat(qdir, buf_cstr(&path), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	struct qfile q;
-	if (fd >= 0 && qfile_read(fd, &q, &err) == 0) {
-		if (q.complete) {
-			struct qreasons why;
-			buf_reset(&path);
-			buf_printf(&path, "%s/defer/%s", dir, qid);
-			if (qreasons_read(buf_cstr(&path), &why) < 0)
-				memset(&why, 0, sizeof why);
-			print_entry(o, &q, qid, !strcmp(sub, "active"), &why);
-			qreasons_free(&why);
-			st->bytes += q.msg_len;
-			st->count++;
-		}
-		qfile_free(&q);
-	} else if (fd >= 0) {
-		buf_printf(o, "%-20s  (unreadable queue file: %s)\n\n", qid, buf_cstr(&err));
+	int r = fd < 0 ? -1 : qfile_read(fd, &q, &err);
+	if (fd < 0 && errno != ENOENT) {
+		buf_printf(&err, "cannot open: %s", strerror(errno));
+		print_damaged(o, qid, buf_cstr(&err), st);
+	} else if (r == -1 && fd >= 0) {
+		buf_printf(&err, "cannot read: %s", strerror(errno));
+		print_damaged(o, qid, buf_cstr(&err), st);
+	} else if (r == -2 || (r == 0 && !q.complete)) {
+		print_damaged(o, qid, err.len ? buf_cstr(&err) : "incomplete queue file", st);
+	} else if (r == 0) {
+		struct qreasons why;
+		buf_reset(&path);
+		buf_printf(&path, "%s/defer/%s", dir, qid);
+		if (qreasons_read(buf_cstr(&path), &why) < 0)
+			memset(&why, 0, sizeof why);
+		print_entry(o, &q, qid, !strcmp(sub, "active"), &why);
+		qreasons_free(&why);
+		st->bytes += q.msg_len;
+		st->count++;
 	}
-	if (fd >= 0)
+	if (fd >= 0) {
+		qfile_free(&q);	/* a partly read file holds memory too */
 		close(fd);
+	}
 	buf_free(&path);
 	buf_free(&err);
 }

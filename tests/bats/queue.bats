@@ -152,6 +152,23 @@ wait_log() {	# wait_log PATTERN: until the instance log has it
 	[ "$(ls "$d" | wc -l)" -eq 1 ]
 }
 
+@test "mailq: truncated and wrong-length queue files are listed as damaged with a reason" {
+	printf 'Subject: ok\n\nx\n' | sm -f bob@example.test demo@example.test
+	qid=$(ls "$PH_DIR/queue/incoming")
+	f=$PH_DIR/queue/incoming/$qid
+	head -c 40 "$f" >"$PH_DIR/queue/incoming/AAAA1"
+	sed -E 's/^M[0-9]{12}:/M000000999999:/' "$f" >"$PH_DIR/queue/incoming/BBBB2"
+	sed -E 's/^M[0-9]{12}:/M000000000001:/' "$f" >"$PH_DIR/queue/incoming/CCCC3"
+	run mq
+	assert_success
+	assert_output --regexp "AAAA1 +damaged: file ends inside the envelope"
+	assert_output --regexp "BBBB2 +damaged: message length 999999 runs past the end of the file"
+	assert_output --regexp "CCCC3 +damaged: no end record after the message"
+	assert_output --partial "$qid "
+	refute_output --partial "unreadable queue file: )"
+	assert_output --partial "4 Requests."
+}
+
 @test "mailq: an unreadable queue is explained" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root mode (queue owned by the queue user)"
 	run su nobody -s /bin/sh -c "'$PH_BIN/mailq' -c '$CONF'"
