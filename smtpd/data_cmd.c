@@ -57,6 +57,8 @@ static void send_envelope(struct session *s, struct msg *m)
 		attr(&m->enq, "body", "8BITMIME", 8);
 	if (s->smtputf8)
 		attr(&m->enq, "smtputf8", "1", 1);
+	if (s->auth_user.len)
+		attr(&m->enq, "auth", s->auth_user.s, s->auth_user.len);
 	for (size_t i = 0; i < s->nrcpt; i++)
 		enq_record(&m->enq, REC_RCPT, s->rcpts[i].s, s->rcpts[i].len);
 }

@@ -20,12 +20,25 @@ static void rfc5322_date(struct buf *out, time_t t)
 
 static const char *protocol(const struct session *s)
 {
-	int tls = tls_active(&s->io);	/* RFC 3848: an S for TLS */
+	/* RFC 3848: S for TLS, A for AUTH; RFC 6531 3.7.3: UTF8SMTP... */
+	static const char *const names[2][4] = {
+		{"ESMTP", "ESMTPA", "ESMTPS", "ESMTPSA"},
+		{"UTF8SMTP", "UTF8SMTPA", "UTF8SMTPS", "UTF8SMTPSA"},
+	};
+	int i = (tls_active(&s->io) ? 2 : 0) + (s->auth_user.len ? 1 : 0);
 	if (!s->esmtp)
 		return "SMTP";
-	if (s->smtputf8)	/* RFC 6531 3.7.3 */
-		return tls ? "UTF8SMTPS" : "UTF8SMTP";
-	return tls ? "ESMTPS" : "ESMTP";
+	return names[s->smtputf8 ? 1 : 0][i];
+}
+
+/* Like other MTAs: who submitted it, when received_auth = yes. */
+static void received_auth(struct session *s, struct buf *out)
+{
+	if (!s->auth_user.len || !config_bool(s->cfg, "received_auth"))
+		return;
+	buf_puts(out, "\t(Authenticated sender: ");
+	buf_append(out, s->auth_user.s, s->auth_user.len);
+	buf_puts(out, ")\n");
 }
 
 /* from HELO (rDNS [IP]): the TCP-info of RFC 5321 4.4, IPv6 as a literal */
@@ -42,6 +55,7 @@ static void received_from(struct session *s, struct buf *out)
 	}
 	buf_puts(out, ")\n");
 	starttls_received(s, out);
+	received_auth(s, out);
 }
 
 void hdr_received(struct session *s, const char *qid, struct buf *out)

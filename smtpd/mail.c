@@ -1,7 +1,10 @@
 /* mail: the MAIL and RCPT commands and the recipient policy: a local
  * domain needs a known user or alias (550 5.1.1 otherwise, never accept
- * and bounce), a foreign domain needs a client in relay-clients (554 5.7.1
- * otherwise: never an open relay).  Used by session.c. */
+ * and bounce), a foreign domain needs an authenticated client or one in
+ * relay-clients (554 5.7.1 otherwise: never an open relay).  Submission
+ * (RFC 6409): AUTH before MAIL (530 5.7.0), and an authenticated client,
+ * on any port, may only use a sender it owns (553 5.7.1).  Used by
+ * session.c. */
 #include "smtpd.h"
 #include "addr.h"
 #include "log.h"
@@ -9,6 +12,8 @@
 
 #include <errno.h>
 #include <string.h>
+
+#define E(c, e, t) ((struct smtp_err){(c), (e), (t)})
 
 static struct parse_opts opts(const struct session *s)
 {
@@ -28,6 +33,61 @@ static void log_reject(struct session *s, const char *cmd, const struct smtp_err
 		 buf_cstr(&s->ip), e->code, e->enh, e->text, safe(s, arg, len));
 }
 
+static int resolver_ready(struct session *s);
+
+/* addr is user, or user with a "+ext" on its local part (resolve.h). */
+static int is_user(const struct buf *addr, const struct buf *user)
+{
+	if (mem_caseeq(addr->s, addr->len, user->s, user->len))
+		return 1;
+	const char *at = memrchr(addr->s, '@', addr->len);
+	const char *plus = at ? memchr(addr->s, '+', (size_t)(at - addr->s)) : NULL;
+	if (!plus || plus == addr->s)
+		return 0;
+	size_t lp = (size_t)(plus - addr->s), dlen = addr->len - (size_t)(at - addr->s);
+	return user->len == lp + dlen && mem_caseeq(addr->s, lp, user->s, lp) &&
+	       mem_caseeq(at, dlen, user->s + lp, dlen);
+}
+
+/* The authenticated user owns <>, its own address, and every address
+ * whose alias expansion reaches it (lists, "+ext" forms): 1 yes, 0 no,
+ * -1 table error. */
+static int sender_owned(struct session *s, const struct buf *from)
+{
+	if (from->len == 0 || is_user(from, &s->auth_user))
+		return 1;
+	if (!resolver_ready(s))
+		return -1;
+	struct resolve_list l = {NULL, 0, 0};
+	struct buf err = BUF_INIT;
+	int r = resolve_expand(&s->res, from->s, from->len, &l, &err);
+	int owned = r == -1 ? -1 : 0;
+	for (size_t i = 0; r == 0 && i < l.n && !owned; i++)
+		owned = is_user(&l.addrs[i], &s->auth_user);
+	resolve_list_free(&l);
+	buf_free(&err);
+	return owned;
+}
+
+/* Submission rules before the sender is taken: 0 ok, -1 answered. */
+static int mail_auth_policy(struct session *s, const struct mail_req *m,
+			    const char *arg, size_t len)
+{
+	if (!s->auth_user.len)
+		return 0;
+	int owned = sender_owned(s, &m->addr);
+	if (owned == 1)
+		return 0;
+	struct smtp_err e = owned < 0 ? E(451, "4.3.0", "Error: temporary table failure")
+				      : E(553, "5.7.1", "Sender address rejected: not owned by user");
+	log_reject(s, "MAIL", &e, arg, len);
+	if (owned < 0)
+		reply_error(s, e.code, e.enh, "%s", e.text);
+	else
+		reply_error(s, e.code, e.enh, "%s %s", e.text, safe(s, s->auth_user.s, s->auth_user.len));
+	return -1;
+}
+
 void cmd_mail(struct session *s, const char *arg, size_t len)
 {
 	if (s->helo.len == 0) {
@@ -38,13 +98,17 @@ void cmd_mail(struct session *s, const char *arg, size_t len)
 		reply_error(s, 503, "5.5.1", "Error: nested MAIL command");
 		return;
 	}
+	if (s->submission && !s->auth_user.len) {
+		reply_error(s, 530, "5.7.0", "Authentication required");
+		return;
+	}
 	struct mail_req m = {BUF_INIT, 0, 0, 0};
 	struct parse_opts o = opts(s);
 	struct smtp_err e = smtp_parse_mail(arg, len, &o, &m);
 	if (e.code) {
 		log_reject(s, "MAIL", &e, arg, len);
 		reply_error(s, e.code, e.enh, "%s", e.text);
-	} else {
+	} else if (mail_auth_policy(s, &m, arg, len) == 0) {
 		buf_copy(&s->from, &m.addr);
 		s->in_mail = 1;
 		s->body_8bit = m.body_8bit;
@@ -89,7 +153,6 @@ static int local_part_is(const struct buf *addr, const char *name)
 	return mem_caseeq(addr->s, n, name, strlen(name));
 }
 
-#define E(c, e, t) ((struct smtp_err){(c), (e), (t)})
 
 /* Decides on one recipient; code 0 accepts it. */
 static struct smtp_err rcpt_policy(struct session *s, const struct buf *addr)
@@ -100,8 +163,8 @@ static struct smtp_err rcpt_policy(struct session *s, const struct buf *addr)
 	if (local < 0)
 		return E(451, "4.3.0", "Error: temporary table failure");
 	if (!local)
-		return relay_allowed(s) ? E(0, "", "")
-					: E(554, "5.7.1", "Error: relay access denied");
+		return s->auth_user.len || relay_allowed(s) ? E(0, "", "")
+			: E(554, "5.7.1", "Error: relay access denied");
 	/* RFC 5321 4.5.1: postmaster of every domain we serve */
 	if (local_part_is(addr, "postmaster"))
 		return E(0, "", "");

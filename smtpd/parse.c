@@ -13,9 +13,9 @@ static const struct { const char *name; enum smtp_verb verb; } verbs[] = {
 	{"HELO", V_HELO}, {"EHLO", V_EHLO}, {"MAIL", V_MAIL}, {"RCPT", V_RCPT},
 	{"DATA", V_DATA}, {"RSET", V_RSET}, {"NOOP", V_NOOP}, {"QUIT", V_QUIT},
 	{"VRFY", V_VRFY}, {"EXPN", V_EXPN}, {"HELP", V_HELP},
-	{"STARTTLS", V_STARTTLS},
+	{"STARTTLS", V_STARTTLS}, {"AUTH", V_AUTH},
 	/* known to exist, not offered here */
-	{"AUTH", V_NOTIMPL}, {"BDAT", V_NOTIMPL},
+	{"BDAT", V_NOTIMPL},
 	{"ETRN", V_NOTIMPL}, {"TURN", V_NOTIMPL}, {"ATRN", V_NOTIMPL},
 	{NULL, V_UNKNOWN},
 };
@@ -197,6 +197,15 @@ static struct smtp_err mail_param(const struct param *p, const struct parse_opts
 			return E(501, "5.5.4", "Error: bad SMTPUTF8 parameter");
 		*seen |= 4;
 		m->smtputf8 = 1;
+		return OK;
+	}
+	if (key_is(p, "AUTH")) {
+		/* RFC 4954 5: accepted (harmless even where AUTH is not
+		 * offered), never trusted: the session's own authentication
+		 * is what is recorded */
+		if ((*seen & 8) || !p->val || p->vlen > 500)
+			return E(501, "5.5.4", "Error: bad AUTH parameter");
+		*seen |= 8;
 		return OK;
 	}
 	return E(555, "5.5.4", "Error: unsupported parameter");

@@ -72,6 +72,7 @@ void session_free(struct session *s)
 		resolver_close(&s->res);
 	cidr_list_free(&s->relay);
 	starttls_free(s);
+	auth_free(s);
 	io_free(&s->io);
 }
 
@@ -134,6 +135,8 @@ static void cmd_helo(struct session *s, const struct smtp_cmd *c, int esmtp)
 		  "250-8BITMIME\r\n", s->hostname, s->lim.max_size);
 	if (starttls_offer(s))
 		io_puts(&s->io, "250-STARTTLS\r\n");
+	if (auth_offered(s))
+		io_puts(&s->io, "250-AUTH PLAIN LOGIN\r\n");
 	if (s->smtputf8_offered)
 		io_puts(&s->io, "250-SMTPUTF8\r\n");
 	io_puts(&s->io, "250 ENHANCEDSTATUSCODES\r\n");
@@ -189,6 +192,7 @@ static void dispatch(struct session *s, const struct smtp_cmd *c)
 	case V_RCPT: cmd_rcpt(s, c->arg, c->arglen); break;
 	case V_DATA: cmd_data(s, c->arglen); break;
 	case V_STARTTLS: cmd_starttls(s, c->arglen); break;
+	case V_AUTH: cmd_auth(s, c->arg, c->arglen); break;
 	case V_NOTIMPL:
 		reply_error(s, 502, "5.5.1", "Error: command not implemented");
 		break;
@@ -215,7 +219,14 @@ static void handle_line(struct session *s, struct buf *line)
 		reply_error(s, 500, "5.5.2", "Error: bad character in command");
 		return;
 	}
+	/* only AUTH may use the longer line of RFC 4954 4 */
+	if (line->len > s->lim.line_max && c.verb != V_AUTH) {
+		reply_error(s, 500, "5.5.2", "Error: line too long");
+		return;
+	}
 	dispatch(s, &c);
+	if (c.verb == V_AUTH)	/* it may hold a password */
+		auth_wipe(line);
 }
 
 /* RFC 2920: replies may wait while more commands are already here, but
@@ -245,7 +256,7 @@ static int session_step(struct session *s, struct buf *line)
 		timeout_exit(s, "after command");
 	if (p < 0)
 		return -1;
-	int r = io_getline(&s->io, line, s->lim.line_max);
+	int r = io_getline(&s->io, line, auth_line_max(s));
 	if (r == LINE_TOOLONG) {
 		reply_error(s, 500, "5.5.2", "Error: line too long");
 		return s->quit ? -1 : 0;

@@ -50,13 +50,26 @@
  *	the greeting (RFC 8314), with submission's rules.  The Received:
  *	field says ESMTPS and "(using TLSv1.3 with cipher ...)".
  *
+ *	AUTH (RFC 4954, smtpd/auth_cmd.c): PLAIN and LOGIN, offered over
+ *	TLS, or in clear to loopback clients with plaintext_auth_loopback;
+ *	on every port alike (otherwise 538 5.7.11).  Credentials are checked
+ *	by the auth daemon on run_dir/auth.sock, which delays failures;
+ *	535 5.7.8 for wrong ones, 421 4.7.0 and close after
+ *	auth_max_failures, 454 4.7.0 when the daemon cannot answer.  An
+ *	authenticated client may relay, and may only use a sender it owns:
+ *	its address (also with +ext), an alias that expands to it, or <>
+ *	(553 5.7.1).  Submission and smtps: AUTH before MAIL (530 5.7.0).
+ *	The Received: field then says ESMTPA/ESMTPSA and, with received_auth,
+ *	"(Authenticated sender: USER)"; enqueue gets the attribute auth=USER.
+ *
  * EXIT STATUS
  *	0 after a session, 2 on a usage error, 111 if the configuration
  *	cannot be read (the client gets 421 first).
  *
  * FILES
  *	CONFIG (default $POSTHORN_CONFIG or /etc/posthorn/posthorn.conf);
- *	beside it domains.cdb, users.cdb, aliases.cdb, relay-clients.
+ *	beside it domains.cdb, users.cdb, aliases.cdb, relay-clients;
+ *	run_dir/auth.sock.
  */
 #include "smtpd.h"
 #include "cidr.h"

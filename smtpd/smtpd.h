@@ -45,6 +45,10 @@ struct session {
 	long errors, messages;
 	int quit;
 	struct buf tmp;		/* scratch for log_safe */
+	/* AUTH (auth_cmd.c); kept across RSET and EHLO (RFC 4954 4) */
+	struct buf auth_user;	/* the authenticated address; empty: none */
+	long auth_failures;
+	int auth_fd;		/* to the auth daemon; 0: none (fd 0 is the client) */
 	/* TLS (starttls.c) */
 	struct tls_server *tls;	/* NULL: no key, STARTTLS not offered */
 	int tls_probed;		/* the first input was checked for a ClientHello */
@@ -97,6 +101,13 @@ int starttls_offer(const struct session *s);
 void cmd_starttls(struct session *s, size_t arglen);
 int starttls_probe(struct session *s);	/* 0 go on, -1 close, -2 timeout */
 void starttls_received(struct session *s, struct buf *out);
+
+/* auth_cmd.c */
+void cmd_auth(struct session *s, const char *arg, size_t len);
+int auth_offered(const struct session *s);	/* AUTH in EHLO and allowed */
+size_t auth_line_max(const struct session *s);	/* longest command line read */
+void auth_wipe(struct buf *b);			/* zeroes all of b's memory */
+void auth_free(struct session *s);
 
 /* headers.c */
 void hdr_received(struct session *s, const char *qid, struct buf *out);
