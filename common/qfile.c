@@ -100,6 +100,7 @@ static int take_record(struct qfile *q, char type, const char *d, size_t n,
 		return 0;
 	case REC_SENDER:
 		buf_set(&q->sender, d, n);
+		q->has_sender = 1;
 		return 0;
 	case REC_ATTR:
 		buf_append(&q->attrs, d, n);
@@ -207,6 +208,19 @@ static int parse_envelope(int fd, struct qfile *q, struct buf *env, struct buf *
 	return rc;
 }
 
+/* A complete file still needs its I and S records and a recipient:
+ * without them it is malformed, never an empty message to delete. */
+static int check_required(const struct qfile *q, struct buf *err)
+{
+	const char *missing = q->qid.len == 0 ? "no queue id record"
+			    : !q->has_sender ? "no sender record"
+			    : q->nrcpt == 0 ? "no recipient record" : NULL;
+	if (!missing)
+		return 0;
+	buf_puts(err, missing);
+	return -2;
+}
+
 int qfile_read(int fd, struct qfile *q, struct buf *err)
 {
 	memset(q, 0, sizeof *q);
@@ -214,10 +228,8 @@ int qfile_read(int fd, struct qfile *q, struct buf *err)
 	struct buf env = BUF_INIT;
 	int rc = parse_envelope(fd, q, &env, err);
 	buf_free(&env);
-	if (rc == 0 && q->complete && q->qid.len == 0) {
-		buf_puts(err, "no queue id record");
-		rc = -2;
-	}
+	if (rc == 0 && q->complete)
+		rc = check_required(q, err);
 	return rc;
 }
 
@@ -412,11 +424,13 @@ static void print_entry(struct buf *o, const struct qfile *q, const char *qid,
 
 /* A queue file that cannot be used: listed with the reason, never
  * skipped, so the administrator sees it. */
-static void print_damaged(struct buf *o, const char *qid, const char *why,
+static void print_damaged(struct buf *o, const char *qid, const char *sub, const char *why,
 			  struct qlist_stats *st)
 {
 	struct buf tmp = BUF_INIT;
-	buf_printf(o, "%-20s  damaged: %s\n\n", qid, log_safe(&tmp, why, strlen(why), 500));
+	buf_printf(o, "%-20s  damaged%s: %s\n\n", qid,
+		   strcmp(sub, "corrupt") ? "" : " (set aside in corrupt/)",
+		   log_safe(&tmp, why, strlen(why), 500));
 	buf_free(&tmp);
 	st->count++;
 }
@@ -433,12 +447,14 @@ static void list_one(int qdir, const char *dir, const char *sub, const char *qid
 	int r = fd < 0 ? -1 : qfile_read(fd, &q, &err);
 	if (fd < 0 && errno != ENOENT) {
 		buf_printf(&err, "cannot open: %s", strerror(errno));
-		print_damaged(o, qid, buf_cstr(&err), st);
+		print_damaged(o, qid, sub, buf_cstr(&err), st);
 	} else if (r == -1 && fd >= 0) {
 		buf_printf(&err, "cannot read: %s", strerror(errno));
-		print_damaged(o, qid, buf_cstr(&err), st);
+		print_damaged(o, qid, sub, buf_cstr(&err), st);
 	} else if (r == -2 || (r == 0 && !q.complete)) {
-		print_damaged(o, qid, err.len ? buf_cstr(&err) : "incomplete queue file", st);
+		print_damaged(o, qid, sub, err.len ? buf_cstr(&err) : "incomplete queue file", st);
+	} else if (r == 0 && !strcmp(sub, "corrupt")) {
+		print_damaged(o, qid, sub, "set aside by qmgr", st);
 	} else if (r == 0) {
 		struct qreasons why;
 		buf_reset(&path);
@@ -458,24 +474,37 @@ static void list_one(int qdir, const char *dir, const char *sub, const char *qid
 	buf_free(&err);
 }
 
+static void free_names(char **names[], const size_t n[], int count)
+{
+	for (int i = 0; i < count; i++) {
+		for (size_t k = 0; names[i] && k < n[i]; k++)
+			free(names[i][k]);
+		free(names[i]);
+	}
+}
+
+/* corrupt/ holds what qmgr set aside; an instance older than it lacks it. */
+static const char *const list_subs[] = {"incoming", "active", "corrupt"};
+#define NSUBS 3
+
 int qlist_print(const struct config *cfg, int fd, struct buf *err)
 {
 	const char *dir = config_str(cfg, "queue_dir");
-	static const char *const subs[] = {"incoming", "active"};
-	char **names[2] = {NULL, NULL};
-	size_t n[2] = {0, 0};
+	const char *const *subs = list_subs;
+	char **names[NSUBS] = {NULL, NULL, NULL};
+	size_t n[NSUBS] = {0, 0, 0};
 	int qdir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	for (int i = 0; i < 2 && qdir >= 0; i++)
-		if (!(names[i] = list_dir(qdir, subs[i], &n[i])))
-			break;
-	if (qdir < 0 || !names[0] || !names[1]) {
+	int ok = qdir >= 0;
+	for (int i = 0; i < NSUBS && ok; i++) {
+		names[i] = list_dir(qdir, subs[i], &n[i]);
+		if (!names[i] && i == 2 && errno == ENOENT)
+			names[i] = xcalloc(1, sizeof *names[i]);
+		ok = names[i] != NULL;
+	}
+	if (!ok) {
 		buf_printf(err, "cannot read the queue (%s): %s%s", dir, strerror(errno),
 			   errno == EACCES ? "; run as root or the queue user" : "");
-		for (int i = 0; i < 2; i++) {
-			for (size_t k = 0; names[i] && k < n[i]; k++)
-				free(names[i][k]);
-			free(names[i]);
-		}
+		free_names(names, n, NSUBS);
 		if (qdir >= 0)
 			close(qdir);
 		return -1;
@@ -483,7 +512,7 @@ int qlist_print(const struct config *cfg, int fd, struct buf *err)
 	struct buf o = BUF_INIT;
 	struct qlist_stats st = {0, 0};
 	buf_puts(&o, "-Queue ID-            --Size-- ----Arrival Time---- -Sender/Recipient-------\n");
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < NSUBS; i++) {
 		for (size_t k = 0; k < n[i]; k++) {
 			list_one(qdir, dir, subs[i], names[i][k], &o, &st);
 			free(names[i][k]);

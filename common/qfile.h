@@ -27,6 +27,7 @@ struct qrcpt {
 struct qfile {
 	struct buf qid;
 	struct buf sender;	/* empty: the null sender */
+	int has_sender;		/* an S record was seen */
 	long long arrival;	/* T record */
 	struct buf attrs;	/* A records, each "name=value\n" */
 	struct qrcpt *rcpts;

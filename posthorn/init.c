@@ -24,7 +24,7 @@ struct init_opts {
 	char sys_host[256];
 };
 
-static const char *const queue_subdirs[] = {"tmp", "incoming", "active", "defer", "bounce", NULL};
+static const char *const queue_subdirs[] = {"tmp", "incoming", "active", "defer", "bounce", "corrupt", NULL};
 static const char *const account_keys[] = {"user_smtpd", "user_queue", "user_mail", "user_auth",
 	"user_login", NULL};
 

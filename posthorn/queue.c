@@ -136,14 +136,15 @@ static int fsync_dir_at(int qdir, const char *sub)
 	return r;
 }
 
-/* Moves SUB/id into tmp/ (atomic: qmgr either has it or never sees it). */
+/* Moves SUB/id into tmp/ (atomic: qmgr either has it or never sees it);
+ * a file qmgr set aside in corrupt/ can be deleted too. */
 static int take_aside(int qdir, const char *id, struct buf *aside)
 {
-	static const char *const subs[] = {"active", "incoming", "active"};
+	static const char *const subs[] = {"active", "incoming", "active", "corrupt"};
 	struct buf from = BUF_INIT;
 	buf_printf(aside, "tmp/%s.deleted", id);
 	int r = -1;
-	for (int i = 0; i < 3 && r < 0; i++) {
+	for (int i = 0; i < 4 && r < 0; i++) {
 		buf_reset(&from);
 		buf_printf(&from, "%s/%s", subs[i], id);
 		r = renameat(qdir, buf_cstr(&from), qdir, buf_cstr(aside));

@@ -45,6 +45,23 @@ static void job_unlink(struct qmgr *m, struct job *j)
 		}
 }
 
+/* enqueue only renames complete, well-formed files: this one is damaged.
+ * Never delivered, never deleted: it goes to corrupt/ for the
+ * administrator (mailq lists it), its deferral reasons go away. */
+static void move_corrupt(struct qmgr *m, const char *qid, const char *why)
+{
+	struct buf s = BUF_INIT;
+	const char *w = log_safe(&s, why, strlen(why), 500);
+	if (renameat(m->active, qid, m->corrupt, qid) < 0) {
+		log_error("%s: malformed queue file (%s); cannot move it to corrupt/: %s", qid,
+			  w, strerror(errno));
+	} else {
+		log_error("%s: malformed queue file (%s): moved to corrupt/", qid, w);
+		unlinkat(m->defer, qid, 0);
+	}
+	buf_free(&s);
+}
+
 static int load(struct qmgr *m, struct job *j)
 {
 	struct buf err = BUF_INIT;
@@ -56,11 +73,11 @@ static int load(struct qmgr *m, struct job *j)
 		return -1;
 	}
 	int r = qfile_read(j->fd, &j->q, &err);
+	if (r == -1)
+		log_error("%s: cannot read the queue file: %s", j->e.qid, strerror(errno));
+	else if (r < 0 || !j->q.complete)
+		move_corrupt(m, j->e.qid, err.len ? buf_cstr(&err) : "incomplete queue file");
 	if (r < 0 || !j->q.complete) {
-		/* enqueue only renames complete files: this one is damaged.  It
-		 * stays in active/ for the administrator (posthorn queue show). */
-		log_error("%s: unusable queue file: %s", j->e.qid,
-			  r == -1 ? strerror(errno) : err.len ? buf_cstr(&err) : "no end record");
 		buf_free(&err);
 		return -1;
 	}

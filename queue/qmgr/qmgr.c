@@ -12,7 +12,8 @@
  *     (queue/trigger: 'N' new mail in incoming/, 'F' flush: retry every
  *     deferred message now) and keeps the schedule in memory: a FIFO of
  *     ready messages and a heap of deferred ones keyed by the next attempt
- *     time, which is also stored as the queue file's mtime.
+ *     time, which is also stored as the queue file's mtime.  A queue file
+ *     that is malformed or incomplete is moved aside to queue/corrupt/.
  *
  *     Recipients in local domains go to local as requests over fd 3, at
  *     most local_concurrency at once; other domains are deferred (remote
@@ -28,7 +29,7 @@
  *     0 after SIGTERM; 111 when the queue cannot be opened.
  *
  * FILES
- *     QUEUE/{incoming,active,defer,bounce,tmp}/, QUEUE/trigger
+ *     QUEUE/{incoming,active,defer,bounce,tmp,corrupt}/, QUEUE/trigger
  */
 #include "qmgr.h"
 #include "log.h"
@@ -167,6 +168,10 @@ static void open_queue(struct qmgr *m)
 	m->defer = open_dir(m->qdir, "defer");
 	m->bounce = open_dir(m->qdir, "bounce");
 	m->tmp = open_dir(m->qdir, "tmp");
+	/* instances made before corrupt/ existed get it here */
+	if (mkdirat(m->qdir, "corrupt", 0700) < 0 && errno != EEXIST)
+		die(111, "cannot create queue directory corrupt: %s", strerror(errno));
+	m->corrupt = open_dir(m->qdir, "corrupt");
 	m->trigger = open_trigger(m->qdir);
 }
 

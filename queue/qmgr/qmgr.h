@@ -36,7 +36,7 @@ struct job {
 struct qmgr {
 	const struct config *cfg;
 	struct resolver res;
-	int qdir, incoming, active, defer, bounce, tmp;	/* directory fds */
+	int qdir, incoming, active, defer, bounce, tmp, corrupt;	/* directory fds */
 	int trigger;		/* FIFO, opened read-write: never EOF */
 	int sock;		/* fd 3: SOCK_SEQPACKET to local; -1 when gone */
 	int sock_failed;	/* a send failed: call transport_lost() */

@@ -169,6 +169,30 @@ wait_log() {	# wait_log PATTERN: until the instance log has it
 	assert_output --partial "4 Requests."
 }
 
+@test "qmgr: a queue file without recipients (or sender) is moved to corrupt/, not deleted; mailq lists it" {
+	[ "$(stat -c %a "$PH_DIR/queue/corrupt")" = 700 ]
+	printf 'V1:1\nI5:DDDD4\nT10:1700000000\nS16:bob@example.test\nM000000000002:x\n\nE0:\n' \
+		>"$PH_DIR/queue/incoming/DDDD4"
+	printf 'V1:1\nI5:EEEE5\nT10:1700000000\nR17:demo@example.test\nM000000000002:x\n\nE0:\n' \
+		>"$PH_DIR/queue/incoming/EEEE5"
+	[ "$(id -u)" -ne 0 ] || chown --reference="$PH_DIR/queue/incoming" "$PH_DIR"/queue/incoming/*
+	rmdir "$PH_DIR/queue/corrupt"	# an older instance: qmgr makes it
+	ph_start
+	wait_log "DDDD4: malformed queue file (no recipient record): moved to corrupt/"
+	wait_log "EEEE5: malformed queue file (no sender record): moved to corrupt/"
+	[ -f "$PH_DIR/queue/corrupt/DDDD4" ]
+	[ -f "$PH_DIR/queue/corrupt/EEEE5" ]
+	[ "$(stat -c %a "$PH_DIR/queue/corrupt")" = 700 ]
+	! grep -q "DDDD4: removed" "$PH_DIR/log/posthorn.log"
+	run mq
+	assert_success
+	assert_output --regexp "DDDD4 +damaged \(set aside in corrupt/\): no recipient record"
+	assert_output --regexp "EEEE5 +damaged \(set aside in corrupt/\): no sender record"
+	run posthorn -C "$PH_DIR" queue delete DDDD4
+	assert_success
+	[ ! -e "$PH_DIR/queue/corrupt/DDDD4" ]
+}
+
 @test "mailq: an unreadable queue is explained" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root mode (queue owned by the queue user)"
 	run su nobody -s /bin/sh -c "'$PH_BIN/mailq' -c '$CONF'"

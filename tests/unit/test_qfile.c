@@ -99,6 +99,25 @@ static void test_damaged(void)
 	CHECK(strstr(buf_cstr(&err), "past the end of the file") != NULL);
 	qfile_free(&q);
 	close(fd);
+	/* complete files without I, S or any R/D are malformed, not empty */
+	static const char *const lacking[] = {
+		"V1:1\nT1:1\nS0:\nR1:a\nM000000000001:x\nE0:\n",
+		"V1:1\nI4:ABCD\nT1:1\nR1:a\nM000000000001:x\nE0:\n",
+		"V1:1\nI4:ABCD\nT1:1\nS0:\nM000000000001:x\nE0:\n",
+	};
+	static const char *const lacking_why[] = {"no queue id", "no sender", "no recipient"};
+	for (int i = 0; i < 3; i++) {
+		fd = file_with(lacking[i], strlen(lacking[i]));
+		CHECK(qfile_read(fd, &q, &err) == -2);
+		CHECK(strstr(buf_cstr(&err), lacking_why[i]) != NULL);
+		qfile_free(&q);
+		close(fd);
+	}
+	const char *null_sender = "V1:1\nI4:ABCD\nT1:1\nS0:\nD1:a\nM000000000001:x\nE0:\n";
+	fd = file_with(null_sender, strlen(null_sender));
+	CHECK(qfile_read(fd, &q, &err) == 0 && q.complete && q.sender.len == 0);
+	qfile_free(&q);
+	close(fd);
 	const char *unknown = "V1:1\nZ1:x\n";
 	fd = file_with(unknown, strlen(unknown));
 	CHECK(qfile_read(fd, &q, &err) == -2);
