@@ -21,7 +21,10 @@
  *     belong to root or the queue user and be writable by nobody else,
  *     the real uid is set to the effective one (the caller cannot signal
  *     it half way), the umask is 077, and no symlink is followed inside
- *     the queue.
+ *     the queue.  The caller's real uid is saved first, logged ("uid=N")
+ *     and stored as the attribute "uid=N"; the trace attributes client,
+ *     helo, proto and auth are kept only from root, the queue user or
+ *     user_smtpd, and dropped (with a log line) from anyone else.
  *
  * EXIT STATUS
  *     0 queued; 1 permanent failure (bad records, alias loop, too big);
@@ -33,6 +36,7 @@
 #include "enqueue.h"
 #include "fsutil.h"
 #include "log.h"
+#include "privsep.h"
 #include "record.h"
 
 #include <errno.h>
@@ -208,13 +212,30 @@ static void enq_free(struct enq *e)
 static void log_accepted(const struct enq *e)
 {
 	struct buf s = BUF_INIT;
-	log_info("%s: from=<%s> size=%llu nrcpt=%zu", e->qid,
-		 log_safe(&s, e->sender.s, e->sender.len, 300), e->msg_len, e->rcpts.n);
+	log_info("%s: from=<%s> size=%llu nrcpt=%zu uid=%lu", e->qid,
+		 log_safe(&s, e->sender.s, e->sender.len, 300), e->msg_len, e->rcpts.n,
+		 (unsigned long)e->caller);
 	buf_free(&s);
+}
+
+/* Root, the queue user (qmgr's bounces) and user_smtpd may vouch for
+ * trace data; so may the caller of an enqueue that is not setuid. */
+static int caller_trusted(const struct config *cfg, uid_t caller)
+{
+	static const char *const users[] = {"user_queue", "user_smtpd", NULL};
+	if (caller == 0 || caller == geteuid())
+		return 1;
+	for (int i = 0; users[i]; i++) {
+		struct account a;
+		if (account_lookup(config_str(cfg, users[i]), &a) == 0 && a.uid == caller)
+			return 1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
+	uid_t caller = getuid();	/* before setreuid() makes it the queue user */
 	int setuid_run = getuid() != geteuid() || getgid() != getegid();
 	log_init("enqueue", 0);
 	/* copied: sanitize() clears the environment $POSTHORN_CONFIG lives in */
@@ -231,7 +252,8 @@ int main(int argc, char **argv)
 		enq_fail(111, "451 4.3.0 %s", buf_cstr(&err));
 	if (config_bool(&cfg, "log_syslog"))
 		log_init("enqueue", 1);
-	struct enq e = {.cfg = &cfg, .fd = -1, .msg_hdr_off = -1};
+	struct enq e = {.cfg = &cfg, .fd = -1, .msg_hdr_off = -1, .caller = caller,
+			.trusted = caller_trusted(&cfg, caller)};
 	if (resolver_open(&e.res, &cfg) < 0)
 		enq_fail(111, "451 4.3.0 cannot open the tables in %s", cfg.dir);
 	int qdir = open(config_str(&cfg, "queue_dir"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -25,6 +25,9 @@ struct enq {
 	struct buf *origs;		/* original recipient of each, parallel */
 	size_t norig;
 	unsigned long long nrcpt_in;	/* R records received (before expansion) */
+	uid_t caller;		/* the real uid of whoever ran us, saved first */
+	int trusted;		/* caller is root, the queue user or user_smtpd:
+				 * only then are client/helo/proto/auth kept */
 };
 
 /* Ends the process: removes the temporary file, writes

@@ -2,10 +2,13 @@
  * doc/design.md).  Every record is length-checked before its data is read,
  * the order S, A*, (O? R)+, M*, E0: is enforced, addresses are checked,
  * and each R is expanded through the aliases table as it arrives.  The
+ * caller's uid is recorded as "A uid=N"; trace attributes from a caller
+ * that is not trusted are dropped (and logged), the message is kept.  The
  * recipients are written once the first M (or the E) arrives; the message
  * bytes stream straight to the file. */
 #include "enqueue.h"
 #include "addr.h"
+#include "log.h"
 #include "record.h"
 
 #include <string.h>
@@ -26,22 +29,63 @@ static int printable(const char *s, size_t n)
 	return 1;
 }
 
-static void check_attr(const struct buf *d)
+/* Trace data that only smtpd (or root, or qmgr) may vouch for: from any
+ * other local user it would be a forgery. */
+static const char *const trusted_attr_names[] = {"client", "helo", "proto", "auth", NULL};
+
+static int name_in(const char *const *names, const char *s, size_t nlen)
+{
+	for (int i = 0; names[i]; i++)
+		if (strlen(names[i]) == nlen && !memcmp(names[i], s, nlen))
+			return 1;
+	return 0;
+}
+
+/* Checks an A record; returns the length of its name. */
+static size_t check_attr(const struct buf *d)
 {
 	const char *eq = memchr(d->s, '=', d->len);
 	if (!eq || !printable(d->s, d->len))
 		enq_fail(1, "554 5.6.0 malformed attribute record");
 	size_t nlen = (size_t)(eq - d->s);
-	for (int i = 0; attr_names[i]; i++)
-		if (strlen(attr_names[i]) == nlen && !memcmp(attr_names[i], d->s, nlen))
-			return;
+	if (name_in(attr_names, d->s, nlen))
+		return nlen;
 	enq_fail(1, "554 5.6.0 unknown attribute \"%.*s\"", (int)(nlen < 40 ? nlen : 40), d->s);
+}
+
+static void add_attr(struct enq *e, const struct buf *d)
+{
+	size_t nlen = check_attr(d);
+	if (!e->trusted && name_in(trusted_attr_names, d->s, nlen)) {
+		log_warn("%s: uid=%lu may not set the %.*s attribute: dropped", e->qid,
+			 (unsigned long)e->caller, (int)nlen, d->s);
+		return;
+	}
+	struct buf b = BUF_INIT;
+	rec_put(&b, REC_ATTR, d->s, d->len);
+	enq_put(e, b.s, b.len);
+	buf_free(&b);
 }
 
 static void check_sender(const struct buf *d)
 {
 	if (d->len > 0 && addr_check(d->s, d->len, 1) != ADDR_OK)
 		enq_fail(1, "554 5.1.7 bad sender address");
+}
+
+/* The S record, then the caller's uid as the first attribute: written by
+ * enqueue itself, so it cannot be forged (uid= is not a client attribute). */
+static void add_sender(struct enq *e, const struct buf *d)
+{
+	check_sender(d);
+	buf_copy(&e->sender, d);
+	struct buf b = BUF_INIT, a = BUF_INIT;
+	rec_put(&b, REC_SENDER, d->s, d->len);
+	buf_printf(&a, "uid=%lu", (unsigned long)e->caller);
+	rec_put(&b, REC_ATTR, a.s, a.len);
+	enq_put(e, b.s, b.len);
+	buf_free(&b);
+	buf_free(&a);
 }
 
 /* Expands one R and records, for each new final recipient, its original. */
@@ -143,19 +187,10 @@ void envelope_read(struct enq *e, struct io *in)
 		if (type != REC_MESSAGE && d.len > ENV_REC_MAX)
 			enq_fail(1, "554 5.6.0 record too long");
 		if (type == REC_SENDER && st == ST_SENDER) {
-			check_sender(&d);
-			buf_copy(&e->sender, &d);
-			struct buf b = BUF_INIT;
-			rec_put(&b, REC_SENDER, d.s, d.len);
-			enq_put(e, b.s, b.len);
-			buf_free(&b);
+			add_sender(e, &d);
 			st = ST_ATTRS;
 		} else if (type == REC_ATTR && st == ST_ATTRS) {
-			check_attr(&d);
-			struct buf b = BUF_INIT;
-			rec_put(&b, REC_ATTR, d.s, d.len);
-			enq_put(e, b.s, b.len);
-			buf_free(&b);
+			add_attr(e, &d);
 		} else if (type == REC_ORCPT && (st == ST_ATTRS || st == ST_RCPTS)) {
 			if (d.len == 0 || !printable(d.s, d.len))
 				enq_fail(1, "554 5.6.0 malformed original recipient");

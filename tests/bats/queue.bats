@@ -53,6 +53,36 @@ wait_log() {	# wait_log PATTERN: until the instance log has it
 	[ "$(tail -n 1 "$f")" = "E0:" ]
 }
 
+@test "enqueue: the caller's uid is recorded; client/helo/proto/auth only from root, the queue user or smtpd" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root mode (setuid enqueue)"
+	nobody=$(id -u nobody)
+	run su nobody -s /bin/bash -c "{ $(declare -f rec); rec S bob@example.test; rec A client=10.9.9.9; rec A helo=forged.example; rec A proto=ESMTPA; rec A auth=demo@example.test; rec A body=8BITMIME; rec R demo@example.test; rec M \$'Subject: x\n\nhi\n'; rec E ''; } | '$LIBEXEC/enqueue' -c '$CONF'"
+	assert_success
+	qid=${lines[0]}
+	assert_line "ok $qid"
+	assert_output --partial "uid=$nobody may not set the auth attribute: dropped"
+	assert_output --regexp "$qid: from=<bob@example.test> .* uid=$nobody"
+	run posthorn -C "$PH_DIR" queue show "$qid"
+	assert_success
+	assert_line "attribute: uid=$nobody"
+	assert_line "attribute: body=8BITMIME"
+	refute_output --partial "auth="
+	refute_output --partial "client="
+	refute_output --partial "helo="
+	refute_output --partial "proto="
+	# root is trusted: its trace attributes stay
+	run bash -c "{ $(declare -f rec); rec S bob@example.test; rec A client=127.0.0.1; rec A auth=demo@example.test; rec R demo@example.test; rec M \$'Subject: y\n\nhi\n'; rec E ''; } | '$LIBEXEC/enqueue' -c '$CONF'"
+	assert_success
+	run posthorn -C "$PH_DIR" queue show "${lines[0]}"
+	assert_line "attribute: uid=0"
+	assert_line "attribute: client=127.0.0.1"
+	assert_line "attribute: auth=demo@example.test"
+	# a caller cannot forge the uid record
+	run bash -c "{ $(declare -f rec); rec S bob@example.test; rec A uid=0; rec R demo@example.test; rec E ''; } | '$LIBEXEC/enqueue' -c '$CONF'"
+	assert_failure 1
+	assert_line --partial "unknown attribute"
+}
+
 @test "enqueue: bad records, a bad address, an alias loop fail permanently; EOF before E0: is temporary; nothing is left" {
 	run bash -c "printf 'X3:abc\n' | '$LIBEXEC/enqueue' -c '$CONF'"
 	assert_failure 1
