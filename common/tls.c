@@ -497,7 +497,7 @@ static int peek_tls(int fd, int timeout_ms, struct buf *err)
 	if (r < 0)
 		return 1;
 	if (b[0] != 0x16 || (r > 1 && b[1] != 0x03)) {
-		buf_puts(err, "plain text on a TLS port (no TLS ClientHello)");
+		buf_puts(err, "plain text instead of a TLS ClientHello");
 		return 0;
 	}
 	return 1;

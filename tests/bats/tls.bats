@@ -275,7 +275,7 @@ PY
 	assert_line "25 tls: failed"
 	assert_line "good: 250 2.0.0 Ok"
 	assert_line "good: 221 2.0.0 mx.example.test closing connection"
-	wait_log "TLS handshake failed from 127\.0\.0\.1: plain text on a TLS port"
+	wait_log "TLS handshake failed from 127\.0\.0\.1: plain text instead of a TLS ClientHello"
 	wait_log "TLS ClientHello on a plain SMTP port from 127\.0\.0\.1"
 	run grep -c "killed by signal" "$LOG"
 	assert_output "0"

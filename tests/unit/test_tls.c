@@ -279,7 +279,7 @@ static void test_failures(void)
 	struct srv s = srv_start(SRV_ECHO, 5000);
 	write_all(s.sock, "EHLO client.test\r\n", 18);
 	srv_finish(&s, &rep);
-	CHECK(has(&rep, "fail plain text on a TLS port"));
+	CHECK(has(&rep, "fail plain text instead of a TLS ClientHello"));
 
 	s = srv_start(SRV_ECHO, 5000);
 	write_all(s.sock, "\x16\x03\x01\x00\xf4\x01\x00", 7);
