@@ -37,6 +37,7 @@ const struct config_key config_schema[] = {
 	{"max_connections_per_ip", CT_INT, "20", "concurrent connections from one IP"},
 	{"smtputf8", CT_BOOL, "yes", "offer SMTPUTF8"},
 	{"local_concurrency", CT_INT, "10", "parallel local deliveries"},
+	{"enqueue_timeout", CT_TIME, "0", "enqueue gives up (temp file removed, exit 111) after this; 0: smtp_data_timeout + 5m"},
 	{"retry_min", CT_TIME, "5m", "first retry after a temporary failure"},
 	{"retry_max", CT_TIME, "1h", "longest interval between retries"},
 	{"queue_lifetime", CT_TIME, "5d", "bounce what is undelivered after this"},

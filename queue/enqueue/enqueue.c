@@ -26,9 +26,15 @@
  *     helo, proto and auth are kept only from root, the queue user or
  *     user_smtpd, and dropped (with a log line) from anyone else.
  *
+ *     smtpd cannot signal a setuid enqueue, so enqueue has a deadline of
+ *     its own: after enqueue_timeout (default smtp_data_timeout + 5
+ *     minutes) it removes its temporary file, answers "error 451 4.4.2"
+ *     and exits 111.
+ *
  * EXIT STATUS
  *     0 queued; 1 permanent failure (bad records, alias loop, too big);
- *     111 temporary failure (disk, tables, input ended early); 2 usage.
+ *     111 temporary failure (disk, tables, input ended early, deadline
+ *     passed); 2 usage.
  *
  * FILES
  *     QUEUE/tmp/, QUEUE/incoming/, QUEUE/trigger
@@ -55,6 +61,40 @@
 static int tmp_dirfd = -1;
 static char *cfgpath;	/* global: still reachable when enq_fail() exits */
 static char tmp_name[96];
+/* tmp_name is complete and names our file: the deadline handler may
+ * unlink it.  Cleared before the rename into incoming/. */
+static volatile sig_atomic_t tmp_ready;
+
+/* SIGALRM: enqueue runs with the queue user's real uid, so smtpd cannot
+ * kill a stuck one; it ends itself.  Only async-signal-safe calls. */
+static void on_deadline(int sig)
+{
+	(void)sig;
+	static const char reply[] = "error 451 4.4.2 enqueue deadline passed\n";
+	static const char note[] = "enqueue: deadline passed: temporary file removed, exit 111\n";
+	if (tmp_ready)
+		unlinkat(tmp_dirfd, tmp_name, 0);
+	ssize_t r = write(1, reply, sizeof reply - 1);
+	r = write(2, note, sizeof note - 1);
+	(void)r;
+	_exit(111);
+}
+
+/* enqueue_timeout, or smtp_data_timeout + 5 minutes: longer than smtpd
+ * waits for data, so a live session is never cut short. */
+static void set_deadline(const struct config *cfg)
+{
+	long long t = config_num(cfg, "enqueue_timeout");
+	if (t <= 0)
+		t = config_num(cfg, "smtp_data_timeout") + 300;
+	if (t > 7 * 86400)
+		t = 7 * 86400;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_deadline;
+	sigaction(SIGALRM, &sa, NULL);
+	alarm((unsigned)t);
+}
 
 void enq_fail(int code, const char *fmt, ...)
 {
@@ -148,6 +188,7 @@ static void create_temp(struct enq *e, long long *arrival)
 		tmp_name[0] = 0;
 		enq_fail(111, "451 4.3.0 cannot create queue file: %s", strerror(errno));
 	}
+	tmp_ready = 1;
 	struct stat st;
 	if (fstat(e->fd, &st) < 0)
 		enq_fail(111, "451 4.3.0 cannot stat queue file");
@@ -188,6 +229,9 @@ static void commit(struct enq *e, int inc_dirfd)
 {
 	if (fsync(e->fd) < 0)
 		enq_fail(111, "451 4.3.0 cannot fsync the queue file: %s", strerror(errno));
+	/* from here on the file is the queue's: the deadline must not touch it */
+	alarm(0);
+	tmp_ready = 0;
 	if (renameat(tmp_dirfd, tmp_name, inc_dirfd, e->qid) < 0)
 		enq_fail(111, "451 4.3.0 cannot rename the queue file: %s", strerror(errno));
 	tmp_name[0] = 0;
@@ -252,6 +296,7 @@ int main(int argc, char **argv)
 		enq_fail(111, "451 4.3.0 %s", buf_cstr(&err));
 	if (config_bool(&cfg, "log_syslog"))
 		log_init("enqueue", 1);
+	set_deadline(&cfg);
 	struct enq e = {.cfg = &cfg, .fd = -1, .msg_hdr_off = -1, .caller = caller,
 			.trusted = caller_trusted(&cfg, caller)};
 	if (resolver_open(&e.res, &cfg) < 0)

@@ -103,6 +103,22 @@ wait_log() {	# wait_log PATTERN: until the instance log has it
 	[ -z "$(ls -A "$PH_DIR/queue/tmp" "$PH_DIR/queue/incoming" | grep -v ':$' | grep .)" ]
 }
 
+@test "enqueue: a stuck client meets enqueue_timeout: temp file removed, 451 4.4.2, exit 111" {
+	printf 'enqueue_timeout = 2s\n' >>"$CONF"
+	fifo=$BATS_TEST_TMPDIR/in
+	mkfifo "$fifo"
+	python3 -c 'import sys, time
+sys.stdout.write("S16:bob@example.test\nR17:demo@example.test\nM5:hello")
+sys.stdout.flush()
+time.sleep(60)' >"$fifo" 3>&- &
+	writer=$!
+	run timeout 30 "$LIBEXEC/enqueue" -c "$CONF" <"$fifo"
+	kill "$writer"
+	assert_failure 111
+	assert_line "error 451 4.4.2 enqueue deadline passed"
+	[ -z "$(ls -A "$PH_DIR/queue/tmp" "$PH_DIR/queue/incoming" | grep -v ':$' | grep .)" ]
+}
+
 @test "sendmail -t: To and Cc delivered, Bcc delivered and removed from the message" {
 	ph_start
 	printf 'To: demo@example.test\nCc: Other <other@example.test>\nBcc: postmaster@example.test\nSubject: sm-t\n\nbody\n' >"$BATS_TEST_TMPDIR/m"
