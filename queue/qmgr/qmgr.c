@@ -6,8 +6,9 @@
  *     qmgr [-c CONFIG]      (started by master, fd 3 = socket to local)
  *
  * DESCRIPTION
- *     Schedules every queued message.  At start it removes day-old files
- *     from queue/tmp/ and scans queue/active/ and queue/incoming/ once;
+ *     Schedules every queued message.  At start, hourly and on flush it
+ *     removes day-old files from queue/tmp/ (left by killed enqueues).
+ *     At start it scans queue/active/ and queue/incoming/ once;
  *     afterwards it learns of new mail only from the trigger FIFO
  *     (queue/trigger: 'N' new mail in incoming/, 'F' flush: retry every
  *     deferred message now) and keeps the schedule in memory: a FIFO of
@@ -46,6 +47,7 @@
 #include <unistd.h>
 
 #define TMP_MAX_AGE 86400
+#define TMP_CLEAN_INTERVAL 3600	/* killed enqueues leave files in tmp/ */
 
 static volatile sig_atomic_t got_term, got_hup;
 
@@ -143,13 +145,16 @@ static void clean_tmp(struct qmgr *m, int dirfd, const char *name)
 		log_info("removed stale temporary file tmp/%s", name);
 }
 
-/* tmp/ names are not queue ids, so this one walks the directory itself. */
+/* tmp/ names are not queue ids, so this one walks the directory itself.
+ * Runs at start, hourly and on flush. */
 static void clean_tmp_dir(struct qmgr *m)
 {
+	m->next_clean = time(NULL) + TMP_CLEAN_INTERVAL;
 	int fd = dup(m->tmp);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	if (!d)
 		return;
+	rewinddir(d);	/* the dup shares the offset of the last sweep */
 	struct dirent *e;
 	while ((e = readdir(d)))
 		if (e->d_name[0] != '.')
@@ -199,6 +204,7 @@ static void read_trigger(struct qmgr *m)
 	if (flush) {
 		log_info("flush: every deferred message is retried now");
 		open_tables(m, 1);
+		clean_tmp_dir(m);
 		deferred_release(time(NULL), 1);
 	}
 	each_qid(m->incoming, take_incoming, m);
@@ -233,8 +239,9 @@ static int poll_timeout(struct qmgr *m)
 	long long d = deferred_wait(now);
 	if (d >= 0 && (t < 0 || d * 1000 < t))
 		t = d * 1000;
-	if (t < 0 || t > 3600 * 1000)
-		t = 3600 * 1000;
+	long long c = m->next_clean > now ? (long long)(m->next_clean - now) * 1000 : 0;
+	if (t < 0 || t > c)
+		t = c;
 	return (int)t;
 }
 
@@ -263,6 +270,8 @@ static void loop(struct qmgr *m)
 			transport_receive(m);
 		transport_expire(m, time(NULL));
 		deferred_release(time(NULL), 0);
+		if (time(NULL) >= m->next_clean)
+			clean_tmp_dir(m);
 	}
 }
 

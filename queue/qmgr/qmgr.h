@@ -43,6 +43,7 @@ struct qmgr {
 	size_t concurrency;
 	struct job *jobs;	/* open jobs */
 	size_t njobs;
+	time_t next_clean;	/* next sweep of day-old files in tmp/ */
 };
 
 /* schedule.c */

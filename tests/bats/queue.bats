@@ -282,6 +282,18 @@ time.sleep(60)' >"$fifo" 3>&- &
 	[ "$(ls "$(newdir demo)" | wc -l)" -eq 0 ]
 }
 
+@test "qmgr: day-old files in tmp/ are removed while it runs (hourly and on flush), fresh ones stay" {
+	ph_start
+	wait_log "qmgr.*started"
+	touch -d '2 days ago' "$PH_DIR/queue/tmp/1.000001.99999"
+	touch "$PH_DIR/queue/tmp/2.000002.99998"
+	run posthorn -C "$PH_DIR" flush
+	assert_success
+	wait_log "removed stale temporary file tmp/1.000001.99999"
+	[ ! -e "$PH_DIR/queue/tmp/1.000001.99999" ]
+	[ -e "$PH_DIR/queue/tmp/2.000002.99998" ]
+}
+
 @test "queue show and delete; flush without qmgr says so" {
 	printf 'Subject: stays\n\nremote body\n' | sm -f bob@example.test far@remote.example
 	qid=$(ls "$PH_DIR/queue/incoming")
