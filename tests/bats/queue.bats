@@ -357,14 +357,18 @@ PY
 	kill -9 "$q"
 	ph_wait_count "$d" 200 60
 	l=$(pgrep -P "$master" -x local)
+	[ -n "$l" ]
 	killed=0
-	for _ in $(seq 1 200); do
+	for _ in $(seq 1 1000); do
 		for c in $(pgrep -P "$l" 2>/dev/null); do kill -9 "$c" 2>/dev/null && killed=$((killed + 1)); done
 		[ "$killed" -ge 3 ] && break
+		[ "$(ls "$d" | wc -l)" -ge 500 ] && break
 		sleep 0.01
 	done
+	# master restarted qmgr after the first kill: kill the new one too
 	q2=$(pgrep -P "$master" -x qmgr)
-	[ -n "$q2" ] && kill -9 "$q2"
+	[ -n "$q2" ] && [ "$q2" != "$q" ]
+	kill -9 "$q2"
 	wait "$sender"
 	grep -q "^failed 0 " "$BATS_TEST_TMPDIR/send.log"
 	ph_wait_count "$d" 500 120
@@ -372,6 +376,9 @@ PY
 	sleep 1
 	ids=$(cat "$d"/* | grep -i '^Message-ID: <flow-' | sort)
 	echo "killed $killed delivery children" >&3
+	[ "$killed" -ge 1 ]
+	grep -q "qmgr pid $q killed by signal 9" "$PH_DIR/log/posthorn.log"
+	grep -q "qmgr pid $q2 killed by signal 9" "$PH_DIR/log/posthorn.log"
 	[ "$(echo "$ids" | uniq | wc -l)" -eq 500 ]
 	dups=$(echo "$ids" | uniq -d | wc -l)
 	echo "duplicates: $dups" >&3
