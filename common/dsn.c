@@ -1,6 +1,7 @@
 /* dsn: RFC 3464 bounce composition (see dsn.h).  Diagnostic texts come
  * from other programs (local, later remote servers), so they are cut to a
- * line of printable ASCII before they go into a header-like field. */
+ * line of printable ASCII before they go into a header-like field.  The
+ * human-readable part is wrapped at 76 columns. */
 #include "dsn.h"
 #include "addr.h"
 
@@ -8,6 +9,7 @@
 #include <time.h>
 
 #define DIAG_MAX 900
+#define TEXT_WIDTH 76	/* columns of the human-readable part */
 
 static int is_digit(char c)
 {
@@ -101,24 +103,65 @@ static void put_headers(struct buf *out, const struct dsn_msg *m, const struct b
 		   buf_cstr((struct buf *)boundary));
 }
 
+/* Appends text (one line, no newline in it) wrapped at TEXT_WIDTH columns
+ * on spaces, continuation lines indented; a word longer than a line (an
+ * address) stays whole. */
+static void put_wrapped(struct buf *out, const char *s, size_t n, size_t indent)
+{
+	size_t col = 0, i = 0;
+	int line_start = 1;
+	while (i < n) {
+		size_t gap = i;
+		while (i < n && s[i] == ' ')
+			i++;
+		gap = i - gap;	/* kept inside a line: "text.  Next" */
+		size_t w = i;
+		while (w < n && s[w] != ' ')
+			w++;
+		if (w == i)
+			break;
+		if (!line_start && col + gap + (w - i) > TEXT_WIDTH) {
+			buf_putc(out, '\n');
+			for (col = 0; col < indent; col++)
+				buf_putc(out, ' ');
+		} else if (!line_start) {
+			for (size_t k = 0; k < gap; k++)
+				buf_putc(out, ' ');
+			col += gap;
+		}
+		line_start = 0;
+		buf_append(out, s + i, w - i);
+		col += w - i;
+		i = w;
+	}
+	buf_putc(out, '\n');
+}
+
 static void put_text_part(struct buf *out, const struct dsn_msg *m,
 			  const struct dsn_rcpt *r, size_t n, const struct buf *boundary)
 {
 	buf_printf(out, "--%s\nContent-Description: Notification\n"
 		   "Content-Type: text/plain; charset=us-ascii\n\n", boundary->s);
-	buf_printf(out, "This is the mail system at host %s.\n\n"
-		   "Your message (queue id %s) could not be delivered to one or more\n"
-		   "recipients.  The addresses and the reasons are below.\n\n",
-		   m->reporting_mta, m->qid);
+	struct buf p = BUF_INIT;
+	buf_printf(&p, "This is the mail system at host %s.", m->reporting_mta);
+	put_wrapped(out, p.s, p.len, 0);
+	buf_putc(out, '\n');
+	buf_reset(&p);
+	buf_printf(&p, "Your message (queue id %s) could not be delivered to one or more "
+		   "recipients.  The addresses and the reasons are below.", m->qid);
+	put_wrapped(out, p.s, p.len, 0);
+	buf_putc(out, '\n');
 	for (size_t i = 0; i < n; i++) {
-		buf_putc(out, '<');
-		put_clean(out, r[i].addr, r[i].addr_len);
-		buf_puts(out, ">: ");
+		buf_reset(&p);
+		buf_putc(&p, '<');
+		put_clean(&p, r[i].addr, r[i].addr_len);
+		buf_puts(&p, ">: ");
 		if (r[i].temporary)
-			buf_puts(out, "delivery time expired; last error: ");
-		put_clean(out, r[i].diag, r[i].diag_len);
-		buf_puts(out, "\n");
+			buf_puts(&p, "delivery time expired; last error: ");
+		put_clean(&p, r[i].diag, r[i].diag_len);
+		put_wrapped(out, p.s, p.len, 4);
 	}
+	buf_free(&p);
 	buf_putc(out, '\n');
 }
 

@@ -185,11 +185,42 @@ static void test_dsn(void)
 	buf_free(&out);
 }
 
+/* Every line of the text part fits in 76 columns, words are not lost. */
+static void test_dsn_wrap(void)
+{
+	struct buf out = BUF_INIT;
+	const char *diag = "5.1.1 the mailbox of this recipient does not exist here and never "
+			   "did, according to the users table of the local delivery agent";
+	struct dsn_rcpt r[1] = {{"someone.with.a.long.name@example.test", 37, "", 0, diag,
+				 strlen(diag), 0}};
+	struct dsn_msg m = {"6B0972A179AE36A6220", "mx.example.test", "bob@example.test",
+			    1700000000, 1700000100, "Subject: hi\n", 12, 0};
+	dsn_compose(&out, &m, r, 1);
+	const char *t = strstr(buf_cstr(&out), "charset=us-ascii\n\n");
+	const char *end = t ? strstr(t, "\n--") : NULL;
+	CHECK(t && end);
+	size_t longest = 0;
+	for (const char *p = t + 18; p && p < end;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = (size_t)(nl - p);
+		if (len > longest)
+			longest = len;
+		p = nl + 1;
+	}
+	CHECK(longest > 60 && longest <= 76);
+	CHECK(strstr(t, "(queue id 6B0972A179AE36A6220) could not be") != NULL);
+	CHECK(strstr(t, "\n    ") != NULL);	/* the diagnostic continues indented */
+	CHECK(strstr(t, "delivery agent\n") != NULL);
+	CHECK(strstr(t, "below.\n") != NULL);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	test_read_and_mark();
 	test_damaged();
 	test_qid_and_reasons();
 	test_dsn();
+	test_dsn_wrap();
 	return tap_done();
 }
