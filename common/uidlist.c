@@ -390,6 +390,7 @@ static int measure(struct uidlist *u, const struct entry *e, unsigned long long 
 		return errno == ENOENT ? 0 : -1;
 	char *chunk = xmalloc(READ_CHUNK);
 	int cr = 0;
+	char last = 0;
 	ssize_t r;
 	*size = *fsize = 0;
 	while ((r = read(fd, chunk, READ_CHUNK)) != 0) {
@@ -400,7 +401,11 @@ static int measure(struct uidlist *u, const struct entry *e, unsigned long long 
 		}
 		*fsize += (unsigned long long)r;
 		*size += uidlist_crlf_count(chunk, (size_t)r, &cr);
+		last = chunk[r - 1];
 	}
+	/* a last line without its line end is presented completed */
+	if (r == 0 && *fsize > 0 && last != '\n')
+		*size += last == '\r' ? 1 : 2;
 	int e2 = errno;
 	free(chunk);
 	close(fd);

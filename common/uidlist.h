@@ -9,8 +9,9 @@
  * A message's UID is given once, when the message is first seen, and never
  * changes while the file exists (its base name, the part before ":2,", is
  * the identity: a flag change renames the file but keeps the UID).  The
- * CRLF size (the octets a POP3 RETR or IMAP FETCH sends) is computed once,
- * by reading the file when it is first listed.  Flags are not stored: they
+ * CRLF size (the octets a POP3 RETR or IMAP FETCH sends: every LF as CRLF,
+ * and a last line without a line end completed with one) is computed
+ * once, by reading the file when it is first listed.  Flags are not stored: they
  * are the file name's ":2,FLAGS" part (maildir_name_flags).
  *
  * Updates are read-modify-write under an flock on "posthorn-uidlist.lock",
@@ -32,7 +33,7 @@
 
 struct uid_msg {
 	unsigned long uid;
-	unsigned long long size;	/* octets with CRLF line ends */
+	unsigned long long size;	/* octets with CRLF line ends, last line ended */
 	unsigned long long fsize;	/* octets on disk (quota) */
 	char sub;			/* 'n': new/, 'c': cur/ */
 	char *name;			/* current file name in sub/ */

@@ -23,8 +23,8 @@
  *
  *	Commands: STAT, LIST [n], UIDL [n], RETR n, TOP n m, DELE n, NOOP,
  *	RSET, QUIT, CAPA.  Sizes are the octets RETR sends with CRLF line
- *	ends before dot-stuffing; a message whose last line has no line end
- *	gets a CRLF before the final ".".  UIDL is "UIDVALIDITY.UID" from the
+ *	ends before dot-stuffing (a last line without a line end is sent,
+ *	and counted, with a CRLF).  UIDL is "UIDVALIDITY.UID" from the
  *	uidlist: the same in every session for the message's whole life, and
  *	the UID part is the one IMAP shows.  DELE only marks; messages are
  *	removed at QUIT (UPDATE), with the Maildir++ maildirsize adjusted.

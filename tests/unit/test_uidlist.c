@@ -103,7 +103,7 @@ static void test_folder(void)
 	/* name order: 100.A, 101.B, 99.C */
 	CHECK(u.msgs[0].uid == 1 && !strcmp(u.msgs[0].name, "100.A.host,S=4"));
 	CHECK(u.msgs[0].size == 6 && u.msgs[0].fsize == 4);
-	CHECK(u.msgs[2].sub == 'c' && u.msgs[2].size == 1);
+	CHECK(u.msgs[2].sub == 'c' && u.msgs[2].size == 3);	/* "d" + the CRLF it lacks */
 	unsigned long validity = u.uidvalidity;
 	uidlist_free(&u);
 
