@@ -73,7 +73,8 @@ int base64_decode(const char *in, size_t len, struct buf *out)
 		return -1;
 	for (size_t i = 0; i < len; i += 4)
 		if (decode_group(in + i, i + 4 == len, out) < 0) {
-			explicit_bzero(out->s, out->len);
+			if (out->s)
+				explicit_bzero(out->s, out->len);
 			buf_reset(out);
 			return -1;
 		}
