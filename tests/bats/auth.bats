@@ -351,3 +351,30 @@ PY
 	assert_line --partial "(530, b'5.7.0 Authentication required')"
 	assert_line "535 535"
 }
+
+@test "a killed auth daemon is restarted by master; the socket stays and AUTH works again" {
+	set_conf plaintext_auth_loopback yes
+	ph_start
+	m=$(cat "$PH_DIR/log/master.pid")
+	for _ in $(seq 50); do
+		a=$(ps -o pid=,comm= --ppid "$m" | awk '$2 == "auth" { print $1; exit }')
+		[ -n "$a" ] && break
+		sleep 0.1
+	done
+	[ -n "$a" ]
+	kill -9 "$a"
+	for _ in $(seq 100); do
+		b=$(ps -o pid=,comm= --ppid "$m" | awk '$2 == "auth" { print $1; exit }')
+		[ -n "$b" ] && [ "$b" != "$a" ] && break
+		sleep 0.1
+	done
+	[ -n "$b" ] && [ "$b" != "$a" ]
+	[ -S "$PH_DIR/run/auth.sock" ]
+	chat "$PH_SUB" <<END
+EHLO client.test
+AUTH PLAIN $PLAIN_DEMO
+QUIT
+END
+	assert_line "235 2.7.0 Authentication successful"
+	grep -q "restarting auth in 1 s" "$PH_DIR/log/posthorn.log"
+}
