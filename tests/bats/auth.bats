@@ -378,3 +378,24 @@ END
 	assert_line "235 2.7.0 Authentication successful"
 	grep -q "restarting auth in 1 s" "$PH_DIR/log/posthorn.log"
 }
+
+@test "posthorn user passwd and del take effect at once for the running auth daemon" {
+	set_conf plaintext_auth_loopback yes
+	ph_start
+	echo newpass | posthorn -C "$PH_DIR" user passwd demo@example.test >/dev/null
+	chat "$PH_SUB" <<END
+EHLO client.test
+AUTH PLAIN $PLAIN_DEMO
+AUTH PLAIN $(b64 '\0demo@example.test\0newpass')
+QUIT
+END
+	assert_line "535 5.7.8 Error: authentication credentials invalid"
+	assert_line "235 2.7.0 Authentication successful"
+	posthorn -C "$PH_DIR" user del demo@example.test >/dev/null
+	chat "$PH_SUB" <<END
+EHLO client.test
+AUTH PLAIN $(b64 '\0demo@example.test\0newpass')
+QUIT
+END
+	assert_line "535 5.7.8 Error: authentication credentials invalid"
+}
