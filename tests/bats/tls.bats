@@ -418,3 +418,56 @@ END
 	wait_log "TLS key or certificate unavailable for 127\.0\.0\.1"
 	wait_log "refused smtps connection from 127\.0\.0\.1: no TLS key"
 }
+
+# stdin_tls: smtpd on a socketpair (inetd / systemd Accept=yes style), a
+# STARTTLS session verified against the instance CA; prints the replies.
+stdin_tls() {
+	python3 - "$PH_ROOT/libexec/smtpd" "$conf" "$CA" <<'PY'
+import os, socket, ssl, subprocess, sys
+smtpd, conf, ca = sys.argv[1:4]
+a, b = socket.socketpair()
+p = subprocess.Popen([smtpd, "-c", conf], stdin=b, stdout=b, stderr=subprocess.DEVNULL,
+                     env=dict(os.environ, TCPREMOTEIP="127.0.0.1"))
+b.close()
+f = a.makefile("rb")
+f.readline()
+a.sendall(b"EHLO client.test\r\n")
+ehlo = []
+while True:
+    l = f.readline().decode().rstrip()
+    ehlo.append(l)
+    if l.startswith("250 "):
+        break
+print("starttls offered:", "250-STARTTLS" in ehlo)
+if "250-STARTTLS" in ehlo:
+    a.sendall(b"STARTTLS\r\n")
+    f.readline()
+    t = ssl.create_default_context(cafile=ca).wrap_socket(a, server_hostname="localhost")
+    print("tls:", t.version())
+    t.sendall(b"QUIT\r\n")
+    print(t.makefile("rb").readline().decode().rstrip())
+else:
+    a.sendall(b"QUIT\r\n")
+print("exit:", p.wait())
+PY
+}
+
+@test "inetd/systemd style: the key from \$CREDENTIALS_DIRECTORY, else the config's files" {
+	run stdin_tls
+	assert_success
+	assert_line "starttls offered: True"
+	assert_line "tls: TLSv1.3"
+	cred=$PH_TOP/cred
+	mkdir "$cred"
+	cp "$PH_DIR/etc/tls/cert.pem" "$cred/tls.crt"
+	cp "$PH_DIR/etc/tls/key.pem" "$cred/tls.key"
+	set_conf tls_key /nonexistent/key.pem
+	run stdin_tls
+	assert_line "starttls offered: False"
+	CREDENTIALS_DIRECTORY=$cred run stdin_tls
+	assert_success
+	assert_line "starttls offered: True"
+	assert_line "tls: TLSv1.3"
+	assert_line "221 2.0.0 mx.example.test closing connection"
+	assert_line "exit: 0"
+}
