@@ -234,43 +234,78 @@ static int pem_load(const struct config *c, struct buf *cert, struct buf *key, s
 	return r;
 }
 
-/* A host name fit for a file name: letters, digits, '-', '.', no "..". */
-static int sni_name_ok(const char *s, size_t n)
+int tls_sni_file_ok(const char *name)
 {
-	if (n == 0 || n > 253 || s[0] == '.' || mem_find(s, n, "..", 2))
+	size_t n = strlen(name);
+	if (n < 5 || n > 257 || strcmp(name + n - 4, ".pem") || name[0] == '.' ||
+	    mem_find(name, n - 4, "..", 2))
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.')
+	for (size_t i = 0; i < n - 4; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '.')
 			return 0;
 	return 1;
 }
 
-static void sni_load_one(struct tls_server *ts, const char *dir, const char *name)
+/* One HOST.pem (chain + key) as the context for SNI name HOST. */
+static void sni_add(struct tls_server *ts, const char *file, size_t flen, const struct buf *pem)
 {
-	size_t n = strlen(name);
-	if (n < 5 || strcmp(name + n - 4, ".pem") || !sni_name_ok(name, n - 4) ||
-	    ts->nsni == SNI_MAX)
-		return;
-	struct buf path = BUF_INIT, pem = BUF_INIT, err = BUF_INIT;
-	buf_printf(&path, "%s/%s", dir, name);
-	SSL_CTX *ctx = NULL;
-	if (file_read(buf_cstr(&path), &pem, PEM_MAX) == 0 && (ctx = ctx_new(1)) &&
-	    ctx_use_pem(ctx, &pem, &pem, &err) == 0) {
-		ts->sni[ts->nsni].host = xmemdup(name, n - 4);
-		mem_lower(ts->sni[ts->nsni].host, n - 4);
+	struct buf err = BUF_INIT;
+	SSL_CTX *ctx = ts->nsni < SNI_MAX ? ctx_new(1) : NULL;
+	if (ctx && ctx_use_pem(ctx, pem, pem, &err) == 0) {
+		ts->sni[ts->nsni].host = xmemdup(file, flen - 4);
+		mem_lower(ts->sni[ts->nsni].host, flen - 4);
 		ts->sni[ts->nsni++].ctx = ctx;
 		ctx = NULL;
 	}
 	SSL_CTX_free(ctx);
-	wipe(&pem);
-	buf_free(&path);
 	buf_free(&err);
 }
 
-/* All of tls_sni_dir is read now, while privileged: a handshake later
- * runs as the service user, which cannot read the keys. */
+static void sni_load_file(struct tls_server *ts, const char *dir, const char *name)
+{
+	if (!tls_sni_file_ok(name))
+		return;
+	struct buf path = BUF_INIT, pem = BUF_INIT;
+	buf_printf(&path, "%s/%s", dir, name);
+	if (file_read(buf_cstr(&path), &pem, PEM_MAX) == 0)
+		sni_add(ts, name, strlen(name), &pem);
+	wipe(&pem);
+	buf_free(&path);
+}
+
+/* POSTHORN_TLS_SNI=HOST.pem=FD,... from master: each fd read and closed. */
+static void sni_from_fds(struct tls_server *ts, const char *v)
+{
+	while (*v) {
+		const char *end = strchr(v, ',');
+		size_t len = end ? (size_t)(end - v) : strlen(v);
+		const char *eq = memchr(v, '=', len);
+		unsigned long long fd;
+		if (eq && mem_to_u64(eq + 1, len - (size_t)(eq - v) - 1, &fd) == 0 && fd > 4 &&
+		    fd < 1024) {
+			char *name = xmemdup(v, (size_t)(eq - v));
+			struct buf pem = BUF_INIT;
+			if (tls_sni_file_ok(name) && fd_read_all((int)fd, &pem) == 0)
+				sni_add(ts, name, strlen(name), &pem);
+			close((int)fd);
+			wipe(&pem);
+			free(name);
+		}
+		v += len + (end ? 1 : 0);
+	}
+}
+
+/* All SNI certificates are read now, while privileged (or from master's
+ * fds): a handshake later runs as the service user, which cannot read
+ * the keys. */
 static void sni_load(struct tls_server *ts, const struct config *c)
 {
+	const char *fds = getenv("POSTHORN_TLS_SNI");
+	if (fds) {
+		sni_from_fds(ts, fds);
+		unsetenv("POSTHORN_TLS_SNI");
+		return;
+	}
 	const char *v = config_str(c, "tls_sni_dir");
 	if (!v || !*v)
 		return;
@@ -279,7 +314,7 @@ static void sni_load(struct tls_server *ts, const struct config *c)
 	DIR *d = opendir(buf_cstr(&dir));
 	struct dirent *e;
 	while (d && (e = readdir(d)))
-		sni_load_one(ts, dir.s, e->d_name);
+		sni_load_file(ts, dir.s, e->d_name);
 	if (d)
 		closedir(d);
 	buf_free(&dir);

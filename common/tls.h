@@ -52,5 +52,9 @@ void tls_end(struct io *io);
  * absolute as given, else in the config directory.  Used by master to open
  * the files for its children and by posthorn tls. */
 void tls_path(const struct config *c, const char *key, struct buf *out);
+/* A file name in tls_sni_dir that names a host: HOST.pem, HOST made of
+ * letters, digits, '-' and '.', no "..".  master passes such files to its
+ * children as POSTHORN_TLS_SNI=HOST.pem=FD,... (fds from 5 on). */
+int tls_sni_file_ok(const char *name);
 
 #endif

@@ -9,6 +9,7 @@
 #include "tls.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -220,15 +221,54 @@ static void refuse(const struct config *cfg, int fd, const char *ip, const char 
 	log_warn("refused connection from %s: %s", ip, why);
 }
 
-/* fd on a descriptor at or above 10, close-on-exec: out of the way of the
- * fixed numbers it is moved to next. */
+/* fd on a descriptor at or above 100, close-on-exec: out of the way of
+ * the fixed numbers (3, 4, 5...) it is moved to next. */
 static int fd_high(int fd)
 {
 	if (fd < 0)
 		return -1;
-	int h = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+	int h = fcntl(fd, F_DUPFD_CLOEXEC, 100);
 	close(fd);
 	return h;
+}
+
+#define SNI_FDS_MAX 16	/* SNI certificates passed, on fds 5 .. 20 */
+
+/* tls_sni_dir's HOST.pem files on fds 5, 6, ... and
+ * POSTHORN_TLS_SNI=HOST.pem=5,...: the child cannot read them either. */
+static void pass_sni_fds(const struct config *cfg)
+{
+	const char *v = config_str(cfg, "tls_sni_dir");
+	if (!v || !*v)
+		return;
+	struct buf dir = BUF_INIT, path = BUF_INIT, env = BUF_INIT;
+	tls_path(cfg, "tls_sni_dir", &dir);
+	/* the directory's own fd must not sit where the files go */
+	int dfd = fd_high(open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *e;
+	int n = 0;
+	while (d && n < SNI_FDS_MAX && (e = readdir(d))) {
+		if (!tls_sni_file_ok(e->d_name))
+			continue;
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", dir.s, e->d_name);
+		int fd = fd_high(open(buf_cstr(&path), O_RDONLY | O_CLOEXEC));
+		if (fd < 0 || dup2(fd, 5 + n) < 0) {
+			log_warn("SNI certificate %s: %s", path.s, strerror(errno));
+		} else {
+			buf_printf(&env, "%s%s=%d", n ? "," : "", e->d_name, 5 + n);
+			n++;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+	setenv("POSTHORN_TLS_SNI", env.s ? buf_cstr(&env) : "", 1);
+	buf_free(&dir);
+	buf_free(&path);
+	buf_free(&env);
 }
 
 /* In the connection child, still root: tls_cert and tls_key on fds 3 and 4
@@ -253,9 +293,10 @@ static int pass_tls_fds(const struct config *cfg, const char *ip)
 		close(c);
 	if (k >= 0)
 		close(k);
-	if (r == 0)
+	if (r == 0) {
 		setenv("POSTHORN_TLS_FDS", "3,4", 1);
-	else
+		pass_sni_fds(cfg);
+	} else
 		setenv("POSTHORN_TLS_FDS", "", 1);	/* smtpd: run without TLS */
 	buf_free(&cp);
 	buf_free(&kp);

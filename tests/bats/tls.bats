@@ -471,3 +471,27 @@ PY
 	assert_line "221 2.0.0 mx.example.test closing connection"
 	assert_line "exit: 0"
 }
+
+# subject PORT [SERVERNAME]: the CN of the certificate the server presents
+subject() {
+	openssl s_client -connect "127.0.0.1:$1" ${2:+-servername "$2"} </dev/null 2>/dev/null |
+		openssl x509 -noout -subject | sed 's/.*CN *= *//'
+}
+
+@test "SNI: tls_sni_dir/HOST.pem is chosen by server name, the default otherwise" {
+	sni=$PH_DIR/etc/tls/sni
+	mkdir "$sni"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=alt.example.test -addext subjectAltName=DNS:alt.example.test \
+		-keyout "$PH_TOP/alt.key" -out "$PH_TOP/alt.crt" 2>/dev/null
+	cat "$PH_TOP/alt.crt" "$PH_TOP/alt.key" >"$sni/alt.example.test.pem"
+	chmod 600 "$sni/alt.example.test.pem"
+	echo junk >"$sni/bad..name.pem"
+	set_conf tls_sni_dir tls/sni
+	ph_start
+	ph_wait_port "$SMTPS"
+	assert_equal "$(subject "$SMTPS" alt.example.test)" alt.example.test
+	assert_equal "$(subject "$SMTPS" ALT.example.test)" alt.example.test
+	assert_equal "$(subject "$SMTPS" other.example.test)" mx.example.test
+	assert_equal "$(subject "$SMTPS")" mx.example.test
+}
