@@ -50,6 +50,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,10 @@ int main(int argc, char **argv)
 	l.cfg = &cfg;
 	l.auth_fd = -1;
 	client_ip(&l.ip);
+	/* replies are batched by io and the relay; Nagle would only add a
+	 * delayed-ACK wait to every multi-line answer */
+	int one = 1;
+	setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	tls_setup(&l);
 	long long secs = config_num(&cfg, "pop3_timeout");
 	io_init(&l.io, 0, 1, (int)(secs > 86400 ? 86400 : secs) * 1000);

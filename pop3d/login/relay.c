@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define RELAY_CHUNK 16384
+#define RELAY_CHUNK 65536
 
 /* Client -> pop3d: whatever io holds (pipelined commands first). */
 static int to_stage(struct login *l, int fd)
@@ -25,7 +25,7 @@ static int to_stage(struct login *l, int fd)
 /* pop3d -> client: 1 more to come, 0 pop3d closed, -1 error. */
 static int from_stage(struct login *l, int fd)
 {
-	char chunk[RELAY_CHUNK];
+	static char chunk[RELAY_CHUNK];
 	ssize_t n = read(fd, chunk, sizeof chunk);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return 1;
