@@ -32,6 +32,8 @@ const struct config_key config_schema[] = {
 	{"smtp_data_line_max", CT_INT, "65536", "longest line in a message"},
 	{"smtp_timeout", CT_TIME, "5m", "wait for an SMTP command"},
 	{"smtp_data_timeout", CT_TIME, "10m", "wait for message data"},
+	{"smtp_data_deadline", CT_TIME, "30m", "longest whole DATA phase, however steady the trickle"},
+	{"max_junk_commands", CT_INT, "100", "NOOP/RSET/VRFY/EXPN/HELP per session"},
 	{"smtp_error_delay", CT_TIME, "1s", "delay before replies after several errors"},
 	{"max_connections", CT_INT, "100", "concurrent SMTP connections"},
 	{"max_connections_per_ip", CT_INT, "20", "concurrent connections from one IP"},

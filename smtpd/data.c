@@ -18,7 +18,7 @@ void data_dec_init(struct data_dec *d, size_t line_max)
 
 int data_dec_bad(const struct data_dec *d)
 {
-	return d->bare_lf || d->bare_cr || d->long_line;
+	return d->bare_lf || d->bare_cr || d->long_line || d->nul;
 }
 
 static void end_line(struct data_dec *d, struct buf *out, int clean)
@@ -35,6 +35,8 @@ static size_t take_text(struct data_dec *d, const char *p, size_t n, struct buf 
 	size_t j = 0;
 	while (j < n && p[j] != '\r' && p[j] != '\n')
 		j++;
+	if (memchr(p, 0, j))
+		d->nul = 1;	/* RFC 5321 4.1.1.4: no NUL in mail data */
 	buf_append(out, p, j);
 	d->line_len = size_add(d->line_len, j);
 	if (d->line_len > d->line_max)

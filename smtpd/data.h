@@ -20,7 +20,7 @@ struct data_dec {
 	int state;
 	int clean_bol;		/* the previous line ended in CRLF */
 	size_t line_len, line_max;
-	int bare_lf, bare_cr, long_line;	/* reasons to reject */
+	int bare_lf, bare_cr, long_line, nul;	/* reasons to reject */
 	int done;		/* CRLF.CRLF seen */
 };
 

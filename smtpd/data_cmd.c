@@ -21,6 +21,7 @@ struct msg {
 	struct buf decoded;	/* one chunk, decoded */
 	struct buf out;		/* message bytes not yet sent */
 	unsigned long long size;
+	unsigned long long added;	/* bytes smtpd itself put in (Received:) */
 	int too_big;
 };
 
@@ -68,7 +69,7 @@ static void send_envelope(struct session *s, struct msg *m)
 static void drain(struct session *s, struct msg *m, int final)
 {
 	m->size += m->out.len;
-	if (m->size > s->lim.max_size)
+	if (m->size - m->added > s->lim.max_size)
 		m->too_big = 1;
 	if (rejecting(m)) {
 		buf_reset(&m->out);
@@ -139,6 +140,8 @@ static const char *refusal(struct session *s, struct msg *m, int *code, const ch
 	*enh = "5.6.0";
 	if (m->dec.bare_lf || m->dec.bare_cr)
 		return "Error: bare CR or LF in message: lines must end in CRLF";
+	if (m->dec.nul)
+		return "Error: NUL byte in message";
 	if (m->dec.long_line)
 		return "Error: message line too long";
 	*code = 552;
@@ -206,7 +209,9 @@ static int data_allowed(struct session *s)
 static void transfer(struct session *s, struct msg *m)
 {
 	s->io.timeout_ms = s->lim.data_timeout_ms;
+	io_set_deadline(&s->io, s->lim.data_deadline_ms);
 	int r = receive(s, m);
+	io_set_deadline(&s->io, 0);
 	s->io.timeout_ms = s->lim.timeout_ms;
 	if (r < 0) {
 		enq_abort(&m->enq);
@@ -238,6 +243,7 @@ void cmd_data(struct session *s, size_t arglen)
 	hdr_scan_init(&m.hs, s->lim.max_header);
 	send_envelope(s, &m);
 	hdr_received(s, m.qid.s, &m.out);
+	m.added = m.out.len;
 	io_puts(&s->io, "354 End data with <CR><LF>.<CR><LF>\r\n");
 	if (io_flush(&s->io) < 0) {
 		enq_abort(&m.enq);

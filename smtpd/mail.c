@@ -146,13 +146,22 @@ static int relay_allowed(struct session *s)
 	return cidr_list_match(&s->relay, s->ip.s, s->ip.len);
 }
 
-static int local_part_is(const struct buf *addr, const char *name)
+/* An alias that loops or explodes is refused here, for that recipient
+ * only, rather than failing the whole message when enqueue expands it. */
+static struct smtp_err expansion_check(struct session *s, const struct buf *addr)
 {
-	const char *at = memrchr(addr->s, '@', addr->len);
-	size_t n = at ? (size_t)(at - addr->s) : addr->len;
-	return mem_caseeq(addr->s, n, name, strlen(name));
+	struct resolve_list l = {0};
+	struct buf err = BUF_INIT;
+	int r = resolve_expand(&s->res, addr->s, addr->len, &l, &err);
+	if (r == -2)
+		log_info("refused RCPT <%s>: %s", safe(s, addr->s, addr->len), buf_cstr(&err));
+	resolve_list_free(&l);
+	buf_free(&err);
+	if (r == -1)
+		return E(451, "4.3.0", "Error: temporary table failure");
+	return r == -2 ? E(550, "5.4.6", "Error: alias expansion failed for this recipient")
+		       : E(0, "", "");
 }
-
 
 /* Decides on one recipient; code 0 accepts it. */
 static struct smtp_err rcpt_policy(struct session *s, const struct buf *addr)
@@ -165,13 +174,15 @@ static struct smtp_err rcpt_policy(struct session *s, const struct buf *addr)
 	if (!local)
 		return s->auth_user.len || relay_allowed(s) ? E(0, "", "")
 			: E(554, "5.7.1", "Error: relay access denied");
-	/* RFC 5321 4.5.1: postmaster of every domain we serve */
-	if (local_part_is(addr, "postmaster"))
-		return E(0, "", "");
+	/* postmaster (RFC 5321 4.5.1) is an alias like any other: posthorn
+	 * user add makes the first user postmaster, so it always resolves,
+	 * and a missing one is refused here rather than bounced later. */
 	int k = resolve_known(&s->res, addr->s, addr->len);
 	if (k < 0)
 		return E(451, "4.3.0", "Error: temporary table failure");
-	return k ? E(0, "", "") : E(550, "5.1.1", "Error: user unknown");
+	if (k == 0)
+		return E(550, "5.1.1", "Error: user unknown");
+	return expansion_check(s, addr);
 }
 
 static void rcpt_add(struct session *s, const struct buf *addr)

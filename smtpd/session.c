@@ -31,6 +31,8 @@ static void limits_load(struct limits *l, const struct config *c)
 	l->max_hops = (long)config_num(c, "max_hops");
 	l->timeout_ms = ms(config_num(c, "smtp_timeout"));
 	l->data_timeout_ms = ms(config_num(c, "smtp_data_timeout"));
+	l->data_deadline_ms = ms(config_num(c, "smtp_data_deadline"));
+	l->max_junk = config_num(c, "max_junk_commands");
 	l->error_delay = (unsigned)config_num(c, "smtp_error_delay");
 	if (l->line_max < 512)	/* RFC 5321 4.5.3.1.4 minimum */
 		l->line_max = 512;
@@ -142,8 +144,24 @@ static void cmd_helo(struct session *s, const struct smtp_cmd *c, int esmtp)
 	io_puts(&s->io, "250 ENHANCEDSTATUSCODES\r\n");
 }
 
+/* NOOP, RSET, VRFY, EXPN and HELP never make a client err, so they are
+ * counted on their own: a session cannot idle on them for ever. */
+static int junk_exceeded(struct session *s, enum smtp_verb v)
+{
+	if (v != V_NOOP && v != V_RSET && v != V_VRFY && v != V_EXPN && v != V_HELP)
+		return 0;
+	if (++s->junk <= s->lim.max_junk)
+		return 0;
+	reply(s, 421, "4.7.0", "%s Error: too many commands without mail", s->hostname);
+	log_info("too many junk commands from %s", buf_cstr(&s->ip));
+	s->quit = 1;
+	return 1;
+}
+
 static void cmd_simple(struct session *s, const struct smtp_cmd *c)
 {
+	if (junk_exceeded(s, c->verb))
+		return;
 	switch (c->verb) {
 	case V_NOOP:	/* NOOP may carry a string (RFC 5321 4.1.1.9) */
 		reply(s, 250, "2.0.0", "Ok");
@@ -256,7 +274,10 @@ static int session_step(struct session *s, struct buf *line)
 		timeout_exit(s, "after command");
 	if (p < 0)
 		return -1;
+	/* the whole line, not just each read, within smtp_timeout */
+	io_set_deadline(&s->io, s->lim.timeout_ms);
 	int r = io_getline(&s->io, line, auth_line_max(s));
+	io_set_deadline(&s->io, 0);
 	if (r == LINE_TOOLONG) {
 		reply_error(s, 500, "5.5.2", "Error: line too long");
 		return s->quit ? -1 : 0;

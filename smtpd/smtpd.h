@@ -17,7 +17,8 @@ struct limits {
 	unsigned long long max_size, max_header;
 	size_t line_max, data_line_max;
 	long max_rcpt, max_errors, max_hops;
-	int timeout_ms, data_timeout_ms;
+	int timeout_ms, data_timeout_ms, data_deadline_ms;
+	long max_junk;
 	unsigned error_delay;	/* seconds */
 };
 
@@ -42,7 +43,7 @@ struct session {
 	struct cidr_list relay;
 	int relay_loaded;
 	/* counters */
-	long errors, messages;
+	long errors, messages, junk;
 	int quit;
 	struct buf tmp;		/* scratch for log_safe */
 	/* AUTH (auth_cmd.c); kept across RSET and EHLO (RFC 4954 4) */

@@ -133,12 +133,16 @@ static void start_message(struct enq *e)
 	buf_free(&b);
 }
 
+#define TRACE_ALLOWANCE (64 * 1024)
+
 static void add_message(struct enq *e, const struct buf *d)
 {
 	if (e->msg_hdr_off < 0)
 		start_message(e);
 	e->msg_len += d->len;
-	if (e->msg_len > (unsigned long long)config_num(e->cfg, "max_message_size"))
+	/* the limit is on what the client sent: room for the trace fields
+	 * (Received:, Date:, Message-ID:) that smtpd and sendmail add */
+	if (e->msg_len > (unsigned long long)config_num(e->cfg, "max_message_size") + TRACE_ALLOWANCE)
 		enq_fail(1, "552 5.3.4 message size exceeds fixed maximum message size");
 	enq_put(e, d->s, d->len);
 }
