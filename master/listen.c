@@ -207,11 +207,15 @@ static void addr_text(const union sockaddr_any *a, char *ip, size_t iplen, char 
 	snprintf(port, plen, "%d", pn);
 }
 
-static void refuse(const struct config *cfg, int fd, const char *ip, const char *why)
+static void refuse(const struct config *cfg, const struct service *s, int fd, const char *ip,
+		   const char *why)
 {
 	struct buf msg = BUF_INIT;
-	buf_printf(&msg, "421 4.7.0 %s too many connections, try again later\r\n",
-		   config_str(cfg, "hostname"));
+	if (!strcmp(s->prog, "pop3d-login"))	/* the POP3 greeting's place (RFC 2449 8.1.2) */
+		buf_puts(&msg, "-ERR [SYS/TEMP] too many connections, try again later\r\n");
+	else
+		buf_printf(&msg, "421 4.7.0 %s too many connections, try again later\r\n",
+			   config_str(cfg, "hostname"));
 	/* non-blocking: a client that does not read cannot stall the master */
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	ssize_t w = write(fd, msg.s, msg.len);
@@ -351,9 +355,9 @@ static void accept_one(const struct config *cfg, const struct service *s)
 	char ip[CHILD_IP_MAX], port[16];
 	addr_text(&peer, ip, sizeof ip, port, sizeof port);
 	if (children_count(CHILD_SMTPD) >= (size_t)config_num(cfg, "max_connections"))
-		return refuse(cfg, fd, ip, "max_connections reached");
+		return refuse(cfg, s, fd, ip, "max_connections reached");
 	if (children_count_ip(ip) >= (size_t)config_num(cfg, "max_connections_per_ip"))
-		return refuse(cfg, fd, ip, "max_connections_per_ip reached");
+		return refuse(cfg, s, fd, ip, "max_connections_per_ip reached");
 	pid_t pid = fork();
 	if (pid == 0)
 		exec_service(cfg, s, fd, &peer);

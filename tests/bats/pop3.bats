@@ -516,3 +516,19 @@ PY
 	assert_failure
 	wait
 }
+
+@test "pop3: a connection over max_connections_per_ip gets a POP3 -ERR from master" {
+	set_conf max_connections_per_ip 1
+	start
+	run python3 - "$POP3" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+a = socket.create_connection(("127.0.0.1", port), 10)
+print("first", a.makefile("rb").readline())
+b = socket.create_connection(("127.0.0.1", port), 10)
+print("second", b.makefile("rb").readline())
+PY
+	assert_success
+	assert_line "first b'+OK posthorn POP3 ready\r\n'"
+	assert_line "second b'-ERR [SYS/TEMP] too many connections, try again later\r\n'"
+}
