@@ -19,14 +19,17 @@
  *
  *	Recipients are checked at RCPT time: a local domain needs a user
  *	or alias (else 550 5.1.1), any other domain a client inside a block
- *	of the relay-clients table (else 554 5.7.1).  <postmaster> and
- *	postmaster@ every local domain are always accepted.
+ *	of the relay-clients table (else 554 5.7.1).  <postmaster> means
+ *	postmaster@domain and resolves like any alias (posthorn user add
+ *	makes the first user postmaster).  An alias that loops or expands
+ *	too far is refused for that recipient (550 5.4.6).
  *
  *	Message data: only CRLF.CRLF ends DATA.  A bare LF or bare CR
  *	anywhere in the data is not normalised: the message is read to the
  *	real CRLF.CRLF and then REJECTED with 554 5.6.0, so it can never be
  *	ended early or split in two (SMTP smuggling).  Dot-stuffing is
- *	removed, CRLF stored as LF.  Also refused after the data: size over
+ *	removed, CRLF stored as LF.  A NUL byte is refused the same way
+ *	(554 5.6.0).  Also refused after the data: size over
  *	max_message_size or header over max_header_size (552 5.3.4), a line
  *	over smtp_data_line_max (554 5.6.0), more than max_hops Received:
  *	fields (554 5.4.6).  8-bit data without BODY=8BITMIME is accepted.
@@ -39,7 +42,12 @@
  *	Limits: smtp_line_max (500 5.5.2, the session goes on),
  *	max_recipients (452 4.5.3), max_errors (421 4.7.0 and close; each
  *	error reply after the third waits smtp_error_delay), smtp_timeout
- *	and smtp_data_timeout (421 4.4.2 and close).
+ *	and smtp_data_timeout per read (421 4.4.2 and close), and on top of
+ *	them deadlines for a whole command line (smtp_timeout) and a whole
+ *	DATA phase (smtp_data_deadline), so a client trickling one byte at a
+ *	time cannot hold a session; max_junk_commands NOOP/RSET/VRFY/EXPN/
+ *	HELP per session (421 4.7.0).  max_message_size counts the client's
+ *	bytes, not the Received: field smtpd adds.
  *
  *	TLS (smtpd/starttls.c): the key and certificate come from fds named
  *	by $POSTHORN_TLS_FDS (master), $CREDENTIALS_DIRECTORY (systemd) or
