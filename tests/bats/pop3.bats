@@ -532,3 +532,27 @@ PY
 	assert_line "first b'+OK posthorn POP3 ready\r\n'"
 	assert_line "second b'-ERR [SYS/TEMP] too many connections, try again later\r\n'"
 }
+
+@test "pop3: pop3d-login runs inetd-style (socket on stdin/stdout, started by the invoker) and hands over to mailboxd" {
+	three_msgs
+	start
+	run python3 - "$PH_ROOT/libexec/pop3d-login" "$conf" <<'PY'
+import poplib, socket, subprocess, sys, threading
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+port = srv.getsockname()[1]
+def serve():
+    c, _ = srv.accept()
+    subprocess.run([sys.argv[1], "-c", sys.argv[2]], stdin=c, stdout=c, stderr=subprocess.DEVNULL)
+    c.close()
+t = threading.Thread(target=serve); t.start()
+p = poplib.POP3("127.0.0.1", port, timeout=10)
+print(p.getwelcome())
+p.user("demo@example.test"); print(p.pass_("demo"))
+print("stat", p.stat())
+p.quit(); t.join()
+PY
+	assert_success
+	assert_line "b'+OK posthorn POP3 ready'"
+	assert_line "b'+OK maildrop has 3 messages (138 octets)'"
+	assert_line "stat (3, 138)"
+}
