@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #define RELAY_CHUNK 65536
+#define RELAY_GRACE_MS 5000
 
 /* Client -> pop3d: whatever io holds (pipelined commands first). */
 static int to_stage(struct login *l, int fd)
@@ -37,7 +38,9 @@ static int from_stage(struct login *l, int fd)
 
 void relay_run(struct login *l, int fd)
 {
-	int timeout = l->io.timeout_ms > 0 ? l->io.timeout_ms : -1;
+	/* pop3d has the same idle limit and says so to the client: wait a
+	 * little longer, so its "-ERR autologout" gets through */
+	int timeout = l->io.timeout_ms > 0 ? l->io.timeout_ms + RELAY_GRACE_MS : -1;
 	if (io_flush(&l->io) < 0 || to_stage(l, fd) < 0)
 		return;
 	for (;;) {

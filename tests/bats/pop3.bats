@@ -556,3 +556,24 @@ PY
 	assert_line "b'+OK maildrop has 3 messages (138 octets)'"
 	assert_line "stat (3, 138)"
 }
+
+@test "pop3: an idle session is closed with -ERR after pop3_timeout, deleting nothing" {
+	three_msgs
+	set_conf pop3_timeout 1s
+	start
+	chat "$POP3" <<'EOF2'
+USER demo@example.test
+PASS demo
+<pause>
+DELE 1
+<pause>
+<pause>
+<pause>
+<pause>
+<pause>
+<pause>
+EOF2
+	assert_line "+OK message 1 deleted"
+	assert_line "-ERR autologout: idle for too long"
+	[ "$(ls "$MD/new" | wc -l)" -eq 3 ]
+}
