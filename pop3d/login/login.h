@@ -14,6 +14,7 @@
 
 #define LOGIN_USER_MAX 256
 #define SASL_LINE_MAX 4096	/* one AUTH continuation line */
+#define LOGIN_MAX_COMMANDS 100	/* commands before a login */
 
 struct login {
 	const struct config *cfg;
@@ -23,7 +24,7 @@ struct login {
 	struct buf user;	/* from USER, until PASS */
 	int implicit;		/* -s: pop3s, TLS from the first byte */
 	int auth_fd;		/* connection to the auth daemon, -1 until used */
-	long errors, max_errors;
+	long errors, max_errors, commands;
 	long failures, max_failures;
 	size_t line_max;
 	int done;

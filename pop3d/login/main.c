@@ -34,6 +34,7 @@
  *	imposes; after auth_max_failures the connection is closed.
  *
  *	Limits: pop3_line_max per command line (SASL responses up to 4096),
+ *	100 commands before a login,
  *	max_errors bad commands, pop3_timeout idle time (also while
  *	relaying), tls_handshake_timeout.
  *

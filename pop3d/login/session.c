@@ -238,6 +238,10 @@ void session_run(struct login *l)
 				reply(l, "-ERR autologout: idle for too long");
 			break;
 		}
+		if (++l->commands > LOGIN_MAX_COMMANDS) {
+			reply(l, "-ERR too many commands without a login, closing");
+			break;
+		}
 		if (r == LINE_TOOLONG)
 			bad(l, "-ERR line too long");
 		else

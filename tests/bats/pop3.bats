@@ -577,3 +577,31 @@ EOF2
 	assert_line "-ERR autologout: idle for too long"
 	[ "$(ls "$MD/new" | wc -l)" -eq 3 ]
 }
+
+@test "pop3: UPDATE adjusts maildirsize; 100 commands without a login close the connection" {
+	three_msgs
+	printf '100000S\n136 3\n' >"$MD/maildirsize"
+	chown --reference="$MD" "$MD/maildirsize"
+	start
+	run poplib <<'PY'
+p.dele(1); p.dele(3)
+print(p.quit())
+PY
+	assert_success
+	run tail -1 "$MD/maildirsize"
+	assert_output "-74 -2"
+	run python3 - "$POP3" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+s.sendall(b"CAPA\r\n" * 120)
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print(data.count(b"+OK capability list follows"), data.splitlines()[-1])
+PY
+	assert_success
+	assert_output "100 b'-ERR too many commands without a login, closing'"
+}
