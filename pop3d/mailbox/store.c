@@ -59,6 +59,8 @@ static int open_msg(struct store *st, size_t i)
 		if (m) {
 			uidlist_path(&st->list, m, &p);
 			fd = open(p.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		} else {
+			errno = ENOENT;	/* no longer in the folder */
 		}
 		if (fd >= 0 || (m && errno != ENOENT) || attempt == 1)
 			break;

@@ -605,3 +605,31 @@ PY
 	assert_success
 	assert_output "100 b'-ERR too many commands without a login, closing'"
 }
+
+@test "pop3: a message renamed by another reader is still served; one removed gets -ERR [SYS/PERM]" {
+	three_msgs
+	start
+	run python3 - "$POP3" "$MD" <<'PY'
+import os, poplib, sys
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=10)
+p.user("demo@example.test"); p.pass_("demo")
+md = sys.argv[2]
+os.rename(md + "/new/1000.A.host", md + "/cur/1000.A.host:2,S")   # an IMAP client's \Seen
+os.unlink(md + "/new/1001.B.host")
+print("retr1", p.retr(1)[1][0])
+try:
+    p.retr(2)
+except poplib.error_proto as e:
+    print("retr2", e)
+print("retr3", p.retr(3)[1][0])
+print(p.quit())
+PY
+	assert_success
+	assert_line "retr1 b'Subject: one'"
+	assert_line "retr2 b'-ERR [SYS/PERM] message was removed by another session'"
+	assert_line "retr3 b'Subject: three'"
+	run poplib <<'PY'
+print("uidl", p.uidl()[1])
+PY
+	assert_line --regexp "^uidl \[b'1 [0-9]+\.1', b'2 [0-9]+\.3'\]$"
+}
