@@ -633,3 +633,29 @@ print("uidl", p.uidl()[1])
 PY
 	assert_line --regexp "^uidl \[b'1 [0-9]+\.1', b'2 [0-9]+\.3'\]$"
 }
+
+@test "pop3s: a 3 MB message comes through the TLS relay whole, with the size LIST gave" {
+	[ -f "$CA" ] || skip "no instance CA"
+	python3 - "$MD/new/3000.BIG.host" <<'PY'
+import sys
+lines = ["Subject: big", ""] + [("." if i % 7 == 0 else "") + ("%06d " % i) + "y" * (i % 200) for i in range(30000)]
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+PY
+	chown --reference="$MD" "$MD/new/3000.BIG.host"
+	start
+	ph_wait_port "$POP3S"
+	run python3 - "$POP3S" "$CA" "$MD/new/3000.BIG.host" <<'PY'
+import poplib, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+p = poplib.POP3_SSL("localhost", int(sys.argv[1]), context=ctx, timeout=30)
+p.user("demo@example.test"); p.pass_("demo")
+size = int(p.list(1).split()[2])
+resp, lines, octets = p.retr(1)
+got = b"".join(l + b"\r\n" for l in lines)
+want = open(sys.argv[3], "rb").read().replace(b"\n", b"\r\n")
+print("same", got == want, "size", size == len(want))
+p.quit()
+PY
+	assert_success
+	assert_output "same True size True"
+}
