@@ -515,21 +515,43 @@ static int add_new(struct uidlist *u, struct entries *es)
 	return 0;
 }
 
+/* Reads new/ and then cur/ (in that order: a message moved from new/ to
+ * cur/ meanwhile is in one of them) and matches them with the list. */
+static int read_and_match(struct uidlist *u, struct entries *es, char *seen)
+{
+	if (read_sub(u, "new", es) < 0 || read_sub(u, "cur", es) < 0)
+		return -1;
+	qsort(es->e, es->n, sizeof *es->e, entry_cmp);
+	match(u, es, seen);
+	return 0;
+}
+
+static int any_unseen(const struct uidlist *u, const char *seen)
+{
+	for (size_t i = 0; i < u->n; i++)
+		if (!seen[i])
+			return 1;
+	return 0;
+}
+
 static int scan(struct uidlist *u)
 {
-	struct entries es = {NULL, 0, 0};
-	int r = -1;
-	if (read_sub(u, "new", &es) < 0 || read_sub(u, "cur", &es) < 0)
-		goto out;
-	qsort(es.e, es.n, sizeof *es.e, entry_cmp);
+	struct entries es = {NULL, 0, 0}, again = {NULL, 0, 0};
 	char *seen = xcalloc(u->n ? u->n : 1, 1);
-	match(u, &es, seen);
-	drop_unseen(u, seen);
-	free(seen);
-	r = add_new(u, &es);
-out:;
+	int r = read_and_match(u, &es, seen);
+	/* readdir may miss an entry renamed while it runs (a flag change in
+	 * cur/): a listed message not seen is looked for once more before it
+	 * loses its UID */
+	if (r == 0 && any_unseen(u, seen))
+		r = read_and_match(u, &again, seen);
+	if (r == 0) {
+		drop_unseen(u, seen);
+		r = add_new(u, &es);
+	}
 	int e = errno;
+	free(seen);
 	entries_free(&es);
+	entries_free(&again);
 	errno = e;
 	return r;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char root[64];
@@ -160,6 +161,48 @@ static void test_folder(void)
 	buf_free(&nn);
 }
 
+/* A reader changing flags (renames in cur/) while another process syncs:
+ * no message may lose its UID (be dropped and listed again). */
+static void test_renames_race(void)
+{
+	char dir[96];
+	snprintf(dir, sizeof dir, "%s/.Race", root);
+	if (maildir_make(dir) < 0)
+		return;
+	for (int i = 0; i < 40; i++) {
+		struct buf p = BUF_INIT;
+		buf_printf(&p, "%s/cur/%d.R%d.host:2,", dir, 1000 + i, i);
+		int fd = open(buf_cstr(&p), O_WRONLY | O_CREAT, 0600);
+		if (fd >= 0)
+			close(fd);
+		buf_free(&p);
+	}
+	struct uidlist u;
+	uidlist_init(&u, dir);
+	int ok = uidlist_sync(&u) == 0 && u.n == 40 && u.next_uid == 41;
+	uidlist_free(&u);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct buf nn = BUF_INIT, name = BUF_INIT;
+		for (int round = 0; round < 200; round++)
+			for (int i = 0; i < 40; i++) {
+				buf_reset(&name);
+				buf_printf(&name, "%d.R%d.host:2,%s", 1000 + i, i, round % 2 ? "" : "S");
+				buf_cstr(&name);
+				maildir_set_flags(dir, "cur", name.s, round % 2 ? "S" : "", &nn);
+			}
+		_exit(0);
+	}
+	for (int k = 0; k < 300 && ok; k++) {
+		uidlist_init(&u, dir);
+		ok = uidlist_sync(&u) == 0 && u.n == 40 && u.next_uid == 41;
+		uidlist_free(&u);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	CHECK(ok);
+}
+
 int main(void)
 {
 	snprintf(root, sizeof root, "/tmp/test_uidlist.%ld", (long)getpid());
@@ -170,6 +213,7 @@ int main(void)
 	test_crlf();
 	test_parse();
 	test_folder();
+	test_renames_race();
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
 	if (system(cmd) != 0)
