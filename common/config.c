@@ -62,6 +62,20 @@ const struct config_key config_schema[] = {
 	/* pop3d */
 	{"pop3_timeout", CT_TIME, "10m", "idle time before a POP3 session is closed"},
 	{"pop3_line_max", CT_INT, "512", "longest POP3 command line"},
+	/* remote delivery (issue 4: delivery/remote, qmgr routing, common/dns.c) */
+	{"user_remote", CT_STR, "posthorn-remote", "runs remote delivery"},
+	{"dns_resolver", CT_STR, "", "IP[:port] of the DNS server (empty: the system's)"},
+	{"relay_host", CT_STR, "", "send all remote mail through [host]:port (smarthost)"},
+	{"remote_concurrency", CT_INT, "20", "parallel remote deliveries in all"},
+	{"remote_dest_concurrency", CT_INT, "5", "parallel deliveries to one destination"},
+	{"remote_rcpt_limit", CT_INT, "50", "recipients per SMTP transaction"},
+	{"smtp_connect_timeout", CT_TIME, "30s", "TCP connect to a remote MX"},
+	{"smtp_helo_timeout", CT_TIME, "5m", "remote greeting and EHLO"},
+	{"smtp_cmd_timeout", CT_TIME, "5m", "remote reply to MAIL/RCPT/other commands"},
+	{"smtp_data_done_timeout", CT_TIME, "10m", "remote reply after the final dot"},
+	{"smtp_8bitmime_convert", CT_BOOL, "yes", "convert 8-bit bodies to quoted-printable for peers without 8BITMIME"},
+	{"delay_warning", CT_TIME, "4h", "send a delay notice after this (0: never)"},
+	{"smtpd_8bitmime", CT_BOOL, "yes", "offer 8BITMIME (tests switch it off to play a 7-bit peer)"},
 	{NULL, CT_STR, NULL, NULL},
 };
 
