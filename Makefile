@@ -99,3 +99,18 @@ clean:
 
 .PHONY: all deps deps-check check run bench clean fuzz
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Install (scripts/install.sh; INSTALL has the details): PREFIX, DESTDIR,
+# SYSCONFDIR, INSTALL_COMPAT=1 (sendmail, mailq, newaliases), NO_USERS=1
+# (packaging), RELOCATE=1 (the config names DESTDIR paths: run in place).
+PREFIX ?= /usr/local
+INSTALL_VARS = PREFIX='$(PREFIX)' DESTDIR='$(DESTDIR)' INSTALL_COMPAT='$(INSTALL_COMPAT)' \
+	NO_USERS='$(NO_USERS)' RELOCATE='$(RELOCATE)' INIT_OPTS='$(INIT_OPTS)' \
+	$(if $(SYSCONFDIR),SYSCONFDIR='$(SYSCONFDIR)')
+install: all
+	@$(INSTALL_VARS) scripts/install.sh install
+
+uninstall:
+	@$(INSTALL_VARS) scripts/install.sh uninstall
+
+.PHONY: install uninstall
