@@ -356,17 +356,27 @@ PY
 	[ -n "$q" ]
 	kill -9 "$q"
 	ph_wait_count "$d" 200 60
+	# the delivery process itself, at a known point of the flow
 	l=$(pgrep -P "$master" -x local)
 	[ -n "$l" ]
+	kill -9 "$l"
+	# master restarts the qmgr/local pair; then kill delivery children of
+	# the new local whenever one can be caught (timing decides how many)
 	killed=0
 	for _ in $(seq 1 1000); do
-		for c in $(pgrep -P "$l" 2>/dev/null); do kill -9 "$c" 2>/dev/null && killed=$((killed + 1)); done
+		l2=$(pgrep -P "$master" -x local) || { sleep 0.05; continue; }
+		for c in $(pgrep -P "$l2" 2>/dev/null); do kill -9 "$c" 2>/dev/null && killed=$((killed + 1)); done
 		[ "$killed" -ge 3 ] && break
 		[ "$(ls "$d" | wc -l)" -ge 500 ] && break
 		sleep 0.01
 	done
-	# master restarted qmgr after the first kill: kill the new one too
-	q2=$(pgrep -P "$master" -x qmgr)
+	# and the restarted qmgr too
+	q2=""
+	for _ in $(seq 1 100); do
+		q2=$(pgrep -P "$master" -x qmgr) || true
+		[ -n "$q2" ] && [ "$q2" != "$q" ] && break
+		sleep 0.1
+	done
 	[ -n "$q2" ] && [ "$q2" != "$q" ]
 	kill -9 "$q2"
 	wait "$sender"
@@ -375,8 +385,8 @@ PY
 	wait_queue_empty
 	sleep 1
 	ids=$(cat "$d"/* | grep -i '^Message-ID: <flow-' | sort)
-	echo "killed $killed delivery children" >&3
-	[ "$killed" -ge 1 ]
+	echo "killed local, then $killed delivery children" >&3
+	grep -q "local pid $l killed by signal 9" "$PH_DIR/log/posthorn.log"
 	grep -q "qmgr pid $q killed by signal 9" "$PH_DIR/log/posthorn.log"
 	grep -q "qmgr pid $q2 killed by signal 9" "$PH_DIR/log/posthorn.log"
 	[ "$(echo "$ids" | uniq | wc -l)" -eq 500 ]
