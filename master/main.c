@@ -3,7 +3,7 @@
  *	master - posthorn's supervisor: listeners, daemons, log collection
  *
  * SYNOPSIS
- *	master -c CONFIG [-f]
+ *	master -c CONFIG [-f] [--no-listen]
  *
  * DESCRIPTION
  *	The only long-running root process (when installed).  Binds the
@@ -18,7 +18,8 @@
  *	after a growing delay if it dies.  Every child's stderr is collected, one timestamped line per
  *	line, into log_dir/posthorn.log.  -f: stay in the foreground and copy
  *	the log to stdout.  posthorn start runs it (detached unless
- *	--foreground).
+ *	--foreground).  --no-listen: bind no TCP listeners (systemd socket
+ *	units or inetd start smtpd and pop3d-login); only the daemons run.
  *	SIGTERM, SIGINT: stop listening, SIGTERM every child, wait (SIGKILL
  *	after 10 s), remove the pid file, exit 0.  SIGHUP: re-read the
  *	config and reopen the log file.
@@ -39,6 +40,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,18 +202,22 @@ static void stop_all(struct config *cfg)
 int main(int argc, char **argv)
 {
 	const char *conf = NULL;
-	int fg = 0, opt;
+	int fg = 0, no_listen = 0, opt;
+	static const struct option longopts[] = {
+		{"no-listen", no_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
 	log_init("master", 0);
-	while ((opt = getopt(argc, argv, "c:f")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:f", longopts, NULL)) != -1) {
 		if (opt == 'c')
 			conf = optarg;
 		else if (opt == 'f')
 			fg = 1;
+		else if (opt == 'L')
+			no_listen = 1;
 		else
-			die(2, "usage: master -c CONFIG [-f]");
+			die(2, "usage: master -c CONFIG [-f] [--no-listen]");
 	}
 	if (optind != argc)
-		die(2, "usage: master -c CONFIG [-f]");
+		die(2, "usage: master -c CONFIG [-f] [--no-listen]");
 	if (!conf)
 		conf = config_default_path();
 	umask(022);
@@ -224,7 +230,7 @@ int main(int argc, char **argv)
 	pidfile_lock(&cfg);
 	if (logger_open(&cfg, fg) < 0)
 		die(111, "cannot start: no log");
-	if (listen_open(&cfg) < 0)
+	if (!no_listen && listen_open(&cfg) < 0)
 		die(111, "cannot start: listener failed");
 	if (authd_open(&cfg) < 0)
 		die(111, "cannot start: no auth socket");

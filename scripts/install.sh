@@ -84,10 +84,10 @@ install_man() {
 install_units() {
 	install -d -m 0755 "$D$PREFIX/share/posthorn/systemd"
 	for f in etc/systemd/*; do
-		sed "s|@LIBDIR@|$LIBDIR|g; s|@SYSCONFDIR@|$R$SYSCONFDIR|g; s|@SPOOLDIR@|$R$SPOOLDIR|g; s|@MAILSTORE@|$R$MAILSTORE|g; s|@LOGDIR@|$R$LOGDIR|g" \
+		sed "s|@LIBDIR@|$R$LIBDIR|g; s|@SYSCONFDIR@|$R$SYSCONFDIR|g; s|@SPOOLDIR@|$R$SPOOLDIR|g; s|@MAILSTORE@|$R$MAILSTORE|g; s|@LOGDIR@|$R$LOGDIR|g" \
 			"$f" >"$D$PREFIX/share/posthorn/systemd/${f##*/}"
 	done
-	install -m 0644 etc/inetd.conf "$D$PREFIX/share/posthorn/inetd.conf"
+	sed "s|@LIBDIR@|$R$LIBDIR|g; s|@SYSCONFDIR@|$R$SYSCONFDIR|g" etc/inetd.conf >"$D$PREFIX/share/posthorn/inetd.conf"
 }
 
 # The first config: posthorn init builds a whole instance (tables, CA,
