@@ -38,6 +38,26 @@ static size_t status_len(const char *s, size_t len)
 	return i < len && s[i] != ' ' ? 0 : i;
 }
 
+int dsn_notify_valid(const char *s, size_t n)
+{
+	if (n == 5 && !memcmp(s, "NEVER", 5))
+		return 1;
+	static const char *const words[] = {"SUCCESS", "FAILURE", "DELAY"};
+	int seen[3] = {0, 0, 0};
+	size_t i = 0;
+	while (i < n) {
+		const char *c = memchr(s + i, ',', n - i);
+		size_t end = c ? (size_t)(c - s) : n;
+		int k = 0;
+		while (k < 3 && !(strlen(words[k]) == end - i && !memcmp(s + i, words[k], end - i)))
+			k++;
+		if (k == 3 || seen[k]++ || (c && end + 1 == n))
+			return 0;
+		i = end + 1;
+	}
+	return n > 0;
+}
+
 void dsn_status(const char *diag, size_t len, int temporary, struct buf *out)
 {
 	buf_reset(out);

@@ -34,6 +34,9 @@ struct dsn_msg {
 /* The status code of a diagnostic: the first "c.s.d" token (c 2, 4 or 5),
  * else "5.0.0" ("4.0.0" when temporary).  Copied to out (reset first). */
 void dsn_status(const char *diag, size_t len, int temporary, struct buf *out);
+/* 1 if s is a valid NOTIFY value as kept in F records: NEVER, or a comma
+ * list of SUCCESS, FAILURE, DELAY (upper case, each at most once). */
+int dsn_notify_valid(const char *s, size_t n);
 /* Appends the complete bounce message to out. */
 void dsn_compose(struct buf *out, const struct dsn_msg *m,
 		 const struct dsn_rcpt *r, size_t n);

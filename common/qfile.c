@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,9 +79,14 @@ static struct qrcpt *add_rcpt(struct qfile *q)
 	return r;
 }
 
-/* One envelope record; pending_orig carries an O to the next R/D. */
+/* O and F records wait for the next R/D. */
+struct pending {
+	struct buf orig, notify;
+};
+
+/* One envelope record; p carries an O and an F to the next R/D. */
 static int take_record(struct qfile *q, char type, const char *d, size_t n,
-		       off_t off, struct buf *orig, struct buf *err)
+		       off_t off, struct pending *p, struct buf *err)
 {
 	unsigned long long t;
 	switch (type) {
@@ -107,14 +113,19 @@ static int take_record(struct qfile *q, char type, const char *d, size_t n,
 		buf_putc(&q->attrs, '\n');
 		return 0;
 	case REC_ORCPT:
-		buf_set(orig, d, n);
+		buf_set(&p->orig, d, n);
+		return 0;
+	case REC_NOTIFY:
+		buf_set(&p->notify, d, n);
 		return 0;
 	case REC_RCPT:
 	case REC_DONE: {
 		struct qrcpt *r = add_rcpt(q);
 		buf_set(&r->addr, d, n);
-		buf_copy(&r->orig, orig);
-		buf_reset(orig);
+		buf_copy(&r->orig, &p->orig);
+		buf_copy(&r->notify, &p->notify);
+		buf_reset(&p->orig);
+		buf_reset(&p->notify);
 		r->type_off = off;
 		r->done = type == REC_DONE;
 		return 0;
@@ -151,7 +162,7 @@ static int check_end(int fd, struct qfile *q, unsigned long long dlen, struct bu
 
 static int parse_envelope(int fd, struct qfile *q, struct buf *env, struct buf *err)
 {
-	struct buf orig = BUF_INIT;
+	struct pending pend = {BUF_INIT, BUF_INIT};
 	size_t off = 0;
 	int rc = 0;
 	for (;;) {
@@ -198,13 +209,14 @@ static int parse_envelope(int fd, struct qfile *q, struct buf *env, struct buf *
 			break;
 		}
 		if (take_record(q, type, env->s + off + hlen, (size_t)dlen, (off_t)off,
-				&orig, err) < 0) {
+				&pend, err) < 0) {
 			rc = -2;
 			break;
 		}
 		off = need;
 	}
-	buf_free(&orig);
+	buf_free(&pend.orig);
+	buf_free(&pend.notify);
 	return rc;
 }
 
@@ -238,12 +250,44 @@ void qfile_free(struct qfile *q)
 	for (size_t i = 0; i < q->nrcpt; i++) {
 		buf_free(&q->rcpts[i].addr);
 		buf_free(&q->rcpts[i].orig);
+		buf_free(&q->rcpts[i].notify);
 	}
 	free(q->rcpts);
 	buf_free(&q->qid);
 	buf_free(&q->sender);
 	buf_free(&q->attrs);
 	memset(q, 0, sizeof *q);
+}
+
+int qfile_attr(const struct qfile *q, const char *name, struct buf *out)
+{
+	size_t nlen = strlen(name), off = 0;
+	while (off < q->attrs.len) {
+		const char *line = q->attrs.s + off;
+		const char *nl = memchr(line, '\n', q->attrs.len - off);
+		size_t len = nl ? (size_t)(nl - line) : q->attrs.len - off;
+		if (len > nlen && line[nlen] == '=' && !memcmp(line, name, nlen)) {
+			buf_set(out, line + nlen + 1, len - nlen - 1);
+			return 1;
+		}
+		off += len + 1;
+	}
+	return 0;
+}
+
+int qfile_notify(const struct qrcpt *r, const char *word)
+{
+	if (r->notify.len == 0)
+		return strcmp(word, "SUCCESS") != 0;
+	size_t wlen = strlen(word), i = 0;
+	while (i < r->notify.len) {
+		const char *c = memchr(r->notify.s + i, ',', r->notify.len - i);
+		size_t end = c ? (size_t)(c - r->notify.s) : r->notify.len;
+		if (end - i == wlen && !strncasecmp(r->notify.s + i, word, wlen))
+			return 1;
+		i = end + 1;
+	}
+	return 0;
 }
 
 int qfile_mark_done(int fd, const struct qrcpt *r)

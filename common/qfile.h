@@ -19,6 +19,7 @@
 struct qrcpt {
 	struct buf addr;	/* the recipient */
 	struct buf orig;	/* its O record, empty when none */
+	struct buf notify;	/* its F record: NEVER or SUCCESS,FAILURE,DELAY; empty = default */
 	off_t type_off;		/* file offset of the R/D type byte */
 	size_t index;		/* position among R/D records: the X index */
 	int done;		/* a D record */
@@ -42,6 +43,11 @@ struct qfile {
  * -1 read error (errno), -2 malformed (message in err). */
 int qfile_read(int fd, struct qfile *q, struct buf *err);
 void qfile_free(struct qfile *q);
+/* The value of attribute name (A name=value) into out: 1 found, 0 not. */
+int qfile_attr(const struct qfile *q, const char *name, struct buf *out);
+/* 1 if the recipient's NOTIFY includes word (SUCCESS, FAILURE, DELAY).
+ * Without an F record FAILURE and DELAY are on (RFC 3461 4.1). */
+int qfile_notify(const struct qrcpt *r, const char *word);
 /* Rewrites rcpt's R to D (not fsynced: the caller fsyncs once a batch). */
 int qfile_mark_done(int fd, const struct qrcpt *r);
 /* Reads at most max message bytes into out (reset first). 0 ok, -1 error. */

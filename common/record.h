@@ -20,6 +20,7 @@
 #define REC_SENDER	'S'	/* envelope sender, empty for <> */
 #define REC_ATTR	'A'	/* "name=value" */
 #define REC_ORCPT	'O'	/* original recipient of the next R record */
+#define REC_NOTIFY	'F'	/* DSN NOTIFY of the next R record (RFC 3461) */
 #define REC_RCPT	'R'	/* recipient still to do */
 #define REC_DONE	'D'	/* recipient done (R rewritten in place) */
 #define REC_MESSAGE	'M'	/* message bytes, LF line ends */

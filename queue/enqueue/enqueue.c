@@ -246,9 +246,12 @@ static void enq_free(struct enq *e)
 {
 	buf_free(&e->file);
 	buf_free(&e->sender);
-	for (size_t i = 0; i < e->norig; i++)
+	for (size_t i = 0; i < e->norig; i++) {
 		buf_free(&e->origs[i]);
+		buf_free(&e->notifies[i]);
+	}
 	free(e->origs);
+	free(e->notifies);
 	resolve_list_free(&e->rcpts);
 	resolver_close(&e->res);
 }

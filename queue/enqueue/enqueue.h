@@ -23,6 +23,7 @@ struct enq {
 	struct resolver res;
 	struct resolve_list rcpts;	/* final recipients, de-duplicated */
 	struct buf *origs;		/* original recipient of each, parallel */
+	struct buf *notifies;		/* DSN NOTIFY (F record) of each, parallel */
 	size_t norig;
 	unsigned long long nrcpt_in;	/* R records received (before expansion) */
 	uid_t caller;		/* the real uid of whoever ran us, saved first */

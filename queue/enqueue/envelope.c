@@ -1,6 +1,7 @@
 /* envelope: enqueue's reader of the client's records (the pipe protocol of
  * doc/design.md).  Every record is length-checked before its data is read,
- * the order S, A*, (O? R)+, M*, E0: is enforced, addresses are checked,
+ * the order S, A*, (O? F? R)+, M*, E0: is enforced (O and F in either
+ * order), DSN values (A ret=, A envid=, F) are checked, addresses are checked,
  * and each R is expanded through the aliases table as it arrives.  The
  * caller's uid is recorded as "A uid=N"; trace attributes from a caller
  * that is not trusted are dropped (and logged), the message is kept.  The
@@ -8,6 +9,7 @@
  * bytes stream straight to the file. */
 #include "enqueue.h"
 #include "addr.h"
+#include "dsn.h"
 #include "log.h"
 #include "record.h"
 
@@ -18,8 +20,10 @@
 #define MSG_REC_MAX (1u << 20)	/* one M record */
 
 static const char *const attr_names[] = {
-	"client", "helo", "proto", "body", "smtputf8", "auth", "ident", NULL,
+	"client", "helo", "proto", "body", "smtputf8", "auth", "ident", "ret", "envid", NULL,
 };
+
+#define ENVID_MAX 100	/* RFC 3461 4.4: at most 100 characters */
 
 static int printable(const char *s, size_t n)
 {
@@ -53,9 +57,28 @@ static size_t check_attr(const struct buf *d)
 	enq_fail(1, "554 5.6.0 unknown attribute \"%.*s\"", (int)(nlen < 40 ? nlen : 40), d->s);
 }
 
+/* ret=FULL|HDRS; envid= 1..100 printable ASCII, no '+' or '=' ambiguity:
+ * stored decoded (xtext is the wire form, RFC 3461 4). */
+static void check_dsn_attr(const struct buf *d, size_t nlen)
+{
+	const char *v = d->s + nlen + 1;
+	size_t vlen = d->len - nlen - 1;
+	if (nlen == 3 && !memcmp(d->s, "ret", 3) &&
+	    !(vlen == 4 && (!memcmp(v, "FULL", 4) || !memcmp(v, "HDRS", 4))))
+		enq_fail(1, "554 5.5.4 bad DSN RET value");
+	if (nlen == 5 && !memcmp(d->s, "envid", 5)) {
+		int ok = vlen > 0 && vlen <= ENVID_MAX;
+		for (size_t i = 0; ok && i < vlen; i++)
+			ok = (unsigned char)v[i] >= 0x20 && (unsigned char)v[i] < 0x7f;
+		if (!ok)
+			enq_fail(1, "554 5.5.4 bad DSN ENVID value");
+	}
+}
+
 static void add_attr(struct enq *e, const struct buf *d)
 {
 	size_t nlen = check_attr(d);
+	check_dsn_attr(d, nlen);
 	if (!e->trusted && name_in(trusted_attr_names, d->s, nlen)) {
 		log_warn("%s: uid=%lu may not set the %.*s attribute: dropped", e->qid,
 			 (unsigned long)e->caller, (int)nlen, d->s);
@@ -89,7 +112,8 @@ static void add_sender(struct enq *e, const struct buf *d)
 }
 
 /* Expands one R and records, for each new final recipient, its original. */
-static void add_rcpt(struct enq *e, const struct buf *r, const struct buf *orig)
+static void add_rcpt(struct enq *e, const struct buf *r, const struct buf *orig,
+		     const struct buf *notify)
 {
 	if (++e->nrcpt_in > (unsigned long long)config_num(e->cfg, "max_recipients"))
 		enq_fail(1, "554 5.5.3 too many recipients");
@@ -104,8 +128,11 @@ static void add_rcpt(struct enq *e, const struct buf *r, const struct buf *orig)
 		enq_fail(1, "554 %s", buf_cstr(&err));
 	buf_free(&err);
 	e->origs = xrealloc(e->origs, size_mul(e->rcpts.n + 1, sizeof *e->origs));
+	e->notifies = xrealloc(e->notifies, size_mul(e->rcpts.n + 1, sizeof *e->notifies));
 	for (size_t i = before; i < e->rcpts.n; i++) {
 		e->origs[i] = (struct buf)BUF_INIT;
+		e->notifies[i] = (struct buf)BUF_INIT;
+		buf_copy(&e->notifies[i], notify);	/* an alias's targets inherit it */
 		const struct buf *src = orig->len ? orig : r;
 		if (orig->len || !mem_caseeq(src->s, src->len, e->rcpts.addrs[i].s,
 					     e->rcpts.addrs[i].len))
@@ -123,6 +150,8 @@ static void start_message(struct enq *e)
 	for (size_t i = 0; i < e->rcpts.n; i++) {
 		if (e->origs[i].len)
 			rec_put(&b, REC_ORCPT, e->origs[i].s, e->origs[i].len);
+		if (e->notifies[i].len)
+			rec_put(&b, REC_NOTIFY, e->notifies[i].s, e->notifies[i].len);
 		rec_put(&b, REC_RCPT, e->rcpts.addrs[i].s, e->rcpts.addrs[i].len);
 	}
 	enq_put(e, b.s, b.len);
@@ -183,7 +212,7 @@ enum { ST_SENDER, ST_ATTRS, ST_ORIG, ST_RCPTS, ST_MESSAGE };
 
 void envelope_read(struct enq *e, struct io *in)
 {
-	struct buf d = BUF_INIT, orig = BUF_INIT;
+	struct buf d = BUF_INIT, orig = BUF_INIT, notify = BUF_INIT;
 	int st = ST_SENDER;
 	char type;
 	for (;;) {
@@ -195,14 +224,21 @@ void envelope_read(struct enq *e, struct io *in)
 			st = ST_ATTRS;
 		} else if (type == REC_ATTR && st == ST_ATTRS) {
 			add_attr(e, &d);
-		} else if (type == REC_ORCPT && (st == ST_ATTRS || st == ST_RCPTS)) {
-			if (d.len == 0 || !printable(d.s, d.len))
+		} else if (type == REC_ORCPT && (st == ST_ATTRS || st == ST_RCPTS ||
+						 (st == ST_ORIG && orig.len == 0))) {
+			if (d.len == 0 || !printable(d.s, d.len) || orig.len)
 				enq_fail(1, "554 5.6.0 malformed original recipient");
 			buf_copy(&orig, &d);
 			st = ST_ORIG;
+		} else if (type == REC_NOTIFY && (st == ST_ATTRS || st == ST_ORIG || st == ST_RCPTS)) {
+			if (notify.len || !dsn_notify_valid(d.s, d.len))
+				enq_fail(1, "554 5.5.4 bad DSN NOTIFY value");
+			buf_copy(&notify, &d);
+			st = ST_ORIG;
 		} else if (type == REC_RCPT && st >= ST_ATTRS && st <= ST_RCPTS) {
-			add_rcpt(e, &d, &orig);
+			add_rcpt(e, &d, &orig, &notify);
 			buf_reset(&orig);
+			buf_reset(&notify);
 			st = ST_RCPTS;
 		} else if (type == REC_MESSAGE && st >= ST_RCPTS) {
 			add_message(e, &d);
@@ -216,4 +252,5 @@ void envelope_read(struct enq *e, struct io *in)
 	finish_message(e);
 	buf_free(&d);
 	buf_free(&orig);
+	buf_free(&notify);
 }

@@ -1,6 +1,6 @@
 /* job: one delivery attempt of one queued message.  job_open() reads the
  * envelope and sorts the pending recipients into requests for local and
- * immediate deferrals (other domains: no remote delivery yet); job_finish()
+ * for remote (remote.c, by next hop); job_finish()
  * makes the outcome durable in this order: permanent failures appended to
  * bounce/QID and fsynced, then R->D marks and one fsync, then defer/QID and
  * the next attempt time as the file's mtime.  A message with nothing left
@@ -26,12 +26,18 @@ static void job_free(struct job *j)
 		close(j->fd);
 	if (j->rofd >= 0)
 		close(j->rofd);
-	for (size_t i = 0; j->why && i < j->q.nrcpt; i++)
+	for (size_t i = 0; j->why && i < j->q.nrcpt; i++) {
 		buf_free(&j->why[i]);
+		buf_free(&j->hop[i]);
+		buf_free(&j->mta[i]);
+	}
 	qfile_free(&j->q);
 	free(j->result);
 	free(j->why);
+	free(j->hop);
+	free(j->mta);
 	free(j->todo);
+	free(j->rtodo);
 	free(j);
 }
 
@@ -95,6 +101,20 @@ void job_close_all(struct qmgr *m)
 	m->njobs = 0;
 }
 
+/* Local domain (or transport "local") -> todo; else remote -> rtodo. */
+static void route(struct qmgr *m, struct job *j, size_t i)
+{
+	const struct qrcpt *r = &j->q.rcpts[i];
+	int local = resolve_is_local(&m->res, r->addr.s, r->addr.len);
+	int remote = local == 0 ? remote_route(m, r->addr.s, r->addr.len, &j->hop[i]) : 0;
+	if (local < 0 || remote < 0)
+		job_result(m, j, i, '4', "4.3.0 cannot read the domains or transport table", 48);
+	else if (remote)
+		j->rtodo[j->nrtodo++] = i;
+	else
+		j->todo[j->ntodo++] = i;
+}
+
 struct job *job_open(struct qmgr *m, const struct entry *e)
 {
 	struct job *j = xcalloc(1, sizeof *j);
@@ -106,23 +126,17 @@ struct job *job_open(struct qmgr *m, const struct entry *e)
 	size_t n = j->q.nrcpt ? j->q.nrcpt : 1;
 	j->result = xcalloc(n, 1);
 	j->why = xcalloc(n, sizeof *j->why);
+	j->hop = xcalloc(n, sizeof *j->hop);
+	j->mta = xcalloc(n, sizeof *j->mta);
 	j->todo = xcalloc(n, sizeof *j->todo);
-	for (size_t i = 0; i < j->q.nrcpt; i++) {
-		const struct qrcpt *r = &j->q.rcpts[i];
-		if (r->done)
-			continue;
-		int local = resolve_is_local(&m->res, r->addr.s, r->addr.len);
-		if (local < 0)
-			job_result(m, j, i, '4', "4.3.0 cannot read the domains table", 35);
-		else if (local)
-			j->todo[j->ntodo++] = i;
-		else
-			job_result(m, j, i, '4', "4.4.1 remote delivery not available yet", 39);
-	}
+	j->rtodo = xcalloc(n, sizeof *j->rtodo);
+	for (size_t i = 0; i < j->q.nrcpt; i++)
+		if (!j->q.rcpts[i].done)
+			route(m, j, i);
 	j->next = m->jobs;
 	m->jobs = j;
 	m->njobs++;
-	if (j->ntodo == 0) {
+	if (j->ntodo == 0 && j->nrtodo == 0) {
 		job_finish(m, j);
 		return NULL;
 	}
@@ -141,7 +155,7 @@ void job_result(struct qmgr *m, struct job *j, size_t rcpt, char cls,
 
 int job_answered(const struct job *j)
 {
-	return j->next_todo >= j->ntodo && j->inflight == 0;
+	return j->next_todo >= j->ntodo && j->rsent >= j->nrtodo && j->inflight == 0;
 }
 
 static void log_rcpt(const struct job *j, size_t i, const char *status)

@@ -3,7 +3,8 @@
  *     qmgr - the posthorn queue manager
  *
  * SYNOPSIS
- *     qmgr [-c CONFIG]      (started by master, fd 3 = socket to local)
+ *     qmgr [-c CONFIG]      (started by master, fd 3 = socket to local,
+ *                            fd 4 = socket to remote, optional)
  *
  * DESCRIPTION
  *     Schedules every queued message.  At start, hourly and on flush it
@@ -17,8 +18,11 @@
  *     that is malformed or incomplete is moved aside to queue/corrupt/.
  *
  *     Recipients in local domains go to local as requests over fd 3, at
- *     most local_concurrency at once; other domains are deferred (remote
- *     delivery is issue 4).  Temporary failures are retried after an
+ *     most local_concurrency at once; other domains go to remote over fd
+ *     4, grouped by next hop (transport table, relay_host, or the domain),
+ *     within remote_concurrency and remote_dest_concurrency; a next hop
+ *     that cannot be reached is backed off as a whole.  Without fd 4 remote
+ *     recipients are deferred (4.4.1).  Temporary failures are retried after an
  *     interval from retry_min doubling to retry_max; after queue_lifetime
  *     they bounce.  Permanent failures bounce (RFC 3464, via enqueue, with
  *     the null sender; never to the null sender).  A message is removed
@@ -43,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -204,27 +209,43 @@ static void read_trigger(struct qmgr *m)
 	if (flush) {
 		log_info("flush: every deferred message is retried now");
 		open_tables(m, 1);
+		remote_tables(m, 1);
+		remote_flush();
 		clean_tmp_dir(m);
 		deferred_release(time(NULL), 1);
 	}
 	each_qid(m->incoming, take_incoming, m);
 }
 
+/* One request of an open job: a local recipient while a local slot is
+ * free, else a group for remote.  0 when none can go now.  Starts again
+ * from the list head after each: a finished job leaves the list. */
+static int fill_one(struct qmgr *m)
+{
+	for (struct job *j = m->jobs; j; j = j->next) {
+		int sent = 0;
+		if (j->next_todo < j->ntodo && m->sock_failed == 0 && transport_free_slot()) {
+			transport_send(m, j, j->todo[j->next_todo++]);
+			sent = 1;
+		} else if (m->rsock_failed == 0) {
+			sent = remote_dispatch(m, j);
+		}
+		if (sent) {
+			if (job_answered(j))
+				job_finish(m, j);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Starts requests while slots are free: first the open jobs' remaining
  * recipients, then new jobs from the ready list. */
 static void fill(struct qmgr *m)
 {
-	while (m->sock_failed == 0 && transport_free_slot()) {
-		struct job *j = m->jobs;
-		while (j && j->next_todo >= j->ntodo)
-			j = j->next;
-		if (j) {
-			size_t rcpt = j->todo[j->next_todo++];
-			transport_send(m, j, rcpt);
-			if (job_answered(j))
-				job_finish(m, j);
+	while (m->sock_failed == 0 && m->rsock_failed == 0) {
+		if (fill_one(m))
 			continue;
-		}
 		struct entry e;
 		if (m->njobs >= m->concurrency || !ready_pop(&e))
 			break;
@@ -236,6 +257,9 @@ static int poll_timeout(struct qmgr *m)
 {
 	time_t now = time(NULL);
 	long long t = transport_expire(m, now);
+	long long r = remote_expire(m, now);
+	if (r >= 0 && (t < 0 || r < t))
+		t = r;
 	long long d = deferred_wait(now);
 	if (d >= 0 && (t < 0 || d * 1000 < t))
 		t = d * 1000;
@@ -254,25 +278,49 @@ static void loop(struct qmgr *m)
 			transport_lost(m);
 			continue;
 		}
-		struct pollfd p[2] = {{m->trigger, POLLIN, 0}, {m->sock, POLLIN, 0}};
-		int timeout = ready_count() && transport_free_slot() && m->njobs < m->concurrency ? 0
-												    : poll_timeout(m);
-		int r = poll(p, m->sock >= 0 ? 2 : 1, timeout);
+		if (m->rsock_failed) {
+			m->rsock_failed = 0;
+			remote_lost(m);
+			continue;
+		}
+		/* fd -1 entries are ignored by poll */
+		struct pollfd p[3] = {{m->trigger, POLLIN, 0}, {m->sock, POLLIN, 0}, {m->rsock, POLLIN, 0}};
+		int timeout = ready_count() && m->njobs < m->concurrency ? 0 : poll_timeout(m);
+		int r = poll(p, 3, timeout);
 		if (r < 0 && errno != EINTR)
 			die(111, "poll: %s", strerror(errno));
 		if (got_hup) {
 			got_hup = 0;
 			open_tables(m, 1);
+			remote_tables(m, 1);
 		}
 		if (r > 0 && p[0].revents)
 			read_trigger(m);
 		if (r > 0 && m->sock >= 0 && p[1].revents)
 			transport_receive(m);
+		if (r > 0 && m->rsock >= 0 && p[2].revents)
+			remote_receive(m);
 		transport_expire(m, time(NULL));
+		remote_expire(m, time(NULL));
 		deferred_release(time(NULL), 0);
 		if (time(NULL) >= m->next_clean)
 			clean_tmp_dir(m);
 	}
+}
+
+/* fd 4 is remote's socket when master started it; anything else there
+ * (or nothing) means remote delivery is not available: deferred, 4.4.1. */
+static int remote_socket(void)
+{
+	int type = 0;
+	socklen_t len = sizeof type;
+	if (fcntl(4, F_SETFD, FD_CLOEXEC) < 0)
+		return -1;
+	if (getsockopt(4, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET) {
+		log_warn("fd 4 is not the remote delivery socket: remote mail is deferred");
+		return -1;
+	}
+	return 4;
 }
 
 static const char *parse_args(int argc, char **argv)
@@ -306,9 +354,14 @@ int main(int argc, char **argv)
 		log_warn("no local delivery socket on fd 3: local mail is deferred");
 		m.sock = -1;
 	}
+	m.rsock = remote_socket();
 	long long conc = config_num(&cfg, "local_concurrency");
-	m.concurrency = conc < 1 ? 1 : conc > 1000 ? 1000 : (size_t)conc;
-	transport_init(m.concurrency);
+	conc = conc < 1 ? 1 : conc > 1000 ? 1000 : conc;
+	transport_init((size_t)conc);
+	remote_init(&m);
+	long long rconc = config_num(&cfg, "remote_concurrency");
+	/* open jobs: enough to keep both kinds of slots busy */
+	m.concurrency = (size_t)conc + (rconc < 1 ? 1 : rconc > 1000 ? 1000 : (size_t)rconc);
 	open_queue(&m);
 	open_tables(&m, 0);
 	clean_tmp_dir(&m);

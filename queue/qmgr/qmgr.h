@@ -2,7 +2,8 @@
  * FIFO, local socket, timers); schedule.c keeps the ready list and the
  * deferred heap; job.c runs one delivery attempt of one message and
  * records its outcome in the queue; transport.c speaks the qmgr <-> local
- * packet protocol; bounce.c sends RFC 3464 bounces through enqueue. */
+ * packet protocol; remote.c routes other domains and speaks the qmgr <->
+ * remote protocol; bounce.c sends RFC 3464 reports through enqueue. */
 #ifndef POSTHORN_QMGR_H
 #define POSTHORN_QMGR_H
 
@@ -28,8 +29,12 @@ struct job {
 	struct qfile q;
 	char *result;		/* per recipient: 0 not tried, '2', '4', '5' */
 	struct buf *why;	/* per recipient: reply text */
+	struct buf *hop;	/* per recipient: next hop (remote ones only) */
+	struct buf *mta;	/* per recipient: remote MTA "name[ip]" */
 	size_t *todo;		/* recipients to send to local */
 	size_t ntodo, next_todo, inflight;
+	size_t *rtodo;		/* recipients for remote; SIZE_MAX once sent */
+	size_t nrtodo, rsent;
 	struct job *next;	/* list of open jobs */
 };
 
@@ -40,6 +45,8 @@ struct qmgr {
 	int trigger;		/* FIFO, opened read-write: never EOF */
 	int sock;		/* fd 3: SOCK_SEQPACKET to local; -1 when gone */
 	int sock_failed;	/* a send failed: call transport_lost() */
+	int rsock;		/* fd 4: SOCK_SEQPACKET to remote; -1 when none */
+	int rsock_failed;	/* a send failed: call remote_lost() */
 	size_t concurrency;
 	struct job *jobs;	/* open jobs */
 	size_t njobs;
@@ -82,6 +89,24 @@ void transport_receive(struct qmgr *m);
 long long transport_expire(struct qmgr *m, time_t now);
 /* local is gone: answer everything in flight as temporary. */
 void transport_lost(struct qmgr *m);
+
+/* Sends one packet with fd attached (SCM_RIGHTS): 0, or -1 with errno. */
+int packet_send(int sock, const struct buf *p, int fd);
+
+/* remote.c */
+void remote_init(struct qmgr *m);
+void remote_tables(struct qmgr *m, int again);	/* (re)opens transport.cdb */
+/* Next hop of a non-local address: 1 remote (hop set), 0 the transport
+ * table says local, -1 table error. */
+int remote_route(struct qmgr *m, const char *addr, size_t len, struct buf *hop);
+/* 1 and the reason in why if the next hop is backed off at now. */
+int remote_backed_off(const struct buf *hop, time_t now, struct buf *why);
+void remote_flush(void);			/* forget every backoff */
+/* Sends (or answers) j's next group of recipients; 0 if none can go now. */
+int remote_dispatch(struct qmgr *m, struct job *j);
+void remote_receive(struct qmgr *m);
+long long remote_expire(struct qmgr *m, time_t now);
+void remote_lost(struct qmgr *m);
 
 /* bounce.c */
 enum { BOUNCE_SENT = 0, BOUNCE_PERM = 1, BOUNCE_TEMP = 2 };

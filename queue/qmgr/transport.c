@@ -84,7 +84,7 @@ static void build_request(struct buf *p, unsigned long long id, const struct job
 	buf_free(&n);
 }
 
-static int send_packet(int sock, const struct buf *p, int fd)
+int packet_send(int sock, const struct buf *p, int fd)
 {
 	struct iovec iov = {p->s, p->len};
 	union {
@@ -122,7 +122,7 @@ void transport_send(struct qmgr *m, struct job *j, size_t rcpt)
 	}
 	struct buf p = BUF_INIT;
 	build_request(&p, ++last_id, j, rcpt);
-	int r = send_packet(m->sock, &p, j->rofd);
+	int r = packet_send(m->sock, &p, j->rofd);
 	buf_free(&p);
 	if (r < 0) {
 		int e = errno;
