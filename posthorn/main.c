@@ -7,6 +7,7 @@
  *	posthorn [-C DIR | -c CONFIG] start [--foreground] | stop | status
  *	posthorn [-C DIR | -c CONFIG] user add|passwd|del ADDRESS [--quota SIZE]
  *	posthorn [-C DIR | -c CONFIG] makemap
+ *	posthorn [-C DIR | -c CONFIG] check
  *	posthorn [-C DIR | -c CONFIG] flush | queue list|show ID|delete ID
  *	posthorn [-C DIR | -c CONFIG] tls renew
  *	posthorn help
@@ -45,6 +46,7 @@ static const char usage_text[] =
 	"  start [--foreground]       start the master (and through it every daemon)\n"
 	"  stop                       stop the master and its children\n"
 	"  status                     running (exit 0) or stopped (exit 3)\n"
+	"  check                      config, tables, owners and modes, TLS files\n"
 	"  user add ADDR [--quota SIZE]   add a mailbox; password on stdin\n"
 	"  user passwd ADDR           change a password; new password on stdin\n"
 	"  user del ADDR              remove a user (the Maildir is kept)\n"
@@ -102,7 +104,7 @@ static cmd_fn find_command(const char *name)
 	} cmds[] = {
 		{"start", cmd_start}, {"stop", cmd_stop}, {"status", cmd_status},
 		{"user", cmd_user}, {"makemap", cmd_makemap}, {"flush", cmd_flush},
-		{"queue", cmd_queue}, {"tls", cmd_tls}, {NULL, NULL},
+		{"queue", cmd_queue}, {"tls", cmd_tls}, {"check", cmd_check}, {NULL, NULL},
 	};
 	for (int i = 0; cmds[i].name; i++)
 		if (!strcmp(cmds[i].name, name))

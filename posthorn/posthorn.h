@@ -17,6 +17,8 @@ int cmd_stop(const struct config *cfg, int argc, char **argv);
 int cmd_status(const struct config *cfg, int argc, char **argv);
 /* user.c: user add | passwd | del */
 int cmd_user(const struct config *cfg, int argc, char **argv);
+/* check.c: config, tables, owners and modes, TLS files */
+int cmd_check(const struct config *cfg, int argc, char **argv);
 /* makemap.c */
 int cmd_makemap(const struct config *cfg, int argc, char **argv);
 /* Rebuilds every table of the instance; 0 ok, -1 (message printed). */
