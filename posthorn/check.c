@@ -71,10 +71,11 @@ static int expected_ids(const struct config *cfg, const char *key, uid_t *uid, g
 
 static const char *user_name(uid_t uid, char *tmp, size_t n)
 {
-	struct passwd *pw = getpwuid(uid);
+	struct passwd *pw = getpwuid(uid);	/* static: copied, two calls share it */
 	if (pw)
-		return pw->pw_name;
-	snprintf(tmp, n, "uid %ld", (long)uid);
+		snprintf(tmp, n, "%s", pw->pw_name);
+	else
+		snprintf(tmp, n, "uid %ld", (long)uid);
 	return tmp;
 }
 
@@ -239,6 +240,19 @@ static void check_daemons(const struct config *cfg)
 	check_in(cfg, d, "enqueue", &enq);
 }
 
+static void check_key_pair(X509 *cert, const char *key_path, const char *cert_path)
+{
+	BIO *in = BIO_new_file(key_path, "r");
+	EVP_PKEY *key = in ? PEM_read_bio_PrivateKey(in, NULL, NULL, NULL) : NULL;
+	if (!key)
+		problem(key_path, "cannot be read as a PEM private key (as %s)",
+			priv_is_root() ? "root" : "this user");
+	else if (X509_check_private_key(cert, key) != 1)
+		problem(key_path, "does not match the certificate %s", cert_path);
+	EVP_PKEY_free(key);
+	BIO_free(in);
+}
+
 /* The pair must load and match; the key must be root's alone, since
  * only root (master, or a program before priv_drop) may read it. */
 static void check_tls(const struct config *cfg)
@@ -258,11 +272,8 @@ static void check_tls(const struct config *cfg)
 	if (ctx && access(kp.s, F_OK) == 0 && access(cp.s, F_OK) == 0) {
 		if (SSL_CTX_use_certificate_chain_file(ctx, cp.s) != 1)
 			problem(cp.s, "cannot be loaded as a PEM certificate chain");
-		else if (SSL_CTX_use_PrivateKey_file(ctx, kp.s, SSL_FILETYPE_PEM) != 1)
-			problem(kp.s, "cannot be read as a PEM private key (as %s)",
-				priv_is_root() ? "root" : "this user");
-		else if (SSL_CTX_check_private_key(ctx) != 1)
-			problem(kp.s, "does not match the certificate %s", cp.s);
+		else
+			check_key_pair(SSL_CTX_get0_certificate(ctx), kp.s, cp.s);
 	}
 	SSL_CTX_free(ctx);
 	buf_free(&kp);
