@@ -1,4 +1,4 @@
-/* dsn: RFC 3464 bounce composition (see dsn.h).  Diagnostic texts come
+/* dsn: RFC 3464 report composition (see dsn.h).  Diagnostic texts come
  * from other programs (local, later remote servers), so they are cut to a
  * line of printable ASCII before they go into a header-like field.  The
  * human-readable part is wrapped at 76 columns. */
@@ -114,7 +114,9 @@ static void put_headers(struct buf *out, const struct dsn_msg *m, const struct b
 	buf_printf(out, "From: Mail Delivery System <MAILER-DAEMON@%s>\n", m->reporting_mta);
 	buf_puts(out, "To: <");
 	put_clean(out, m->to, strlen(m->to));
-	buf_puts(out, ">\nSubject: Undelivered Mail Returned to Sender\nDate: ");
+	static const char *const subject[] = {"Undelivered Mail Returned to Sender",
+		"Delayed Mail (still being retried)", "Successful Mail Delivery Report"};
+	buf_printf(out, ">\nSubject: %s\nDate: ", subject[m->kind]);
 	put_date(out, m->now);
 	buf_printf(out, "\nMessage-ID: <%lld.%s.bounce@%s>\n", m->now, m->qid, m->reporting_mta);
 	buf_puts(out, "Auto-Submitted: auto-replied\nMIME-Version: 1.0\n");
@@ -167,8 +169,16 @@ static void put_text_part(struct buf *out, const struct dsn_msg *m,
 	put_wrapped(out, p.s, p.len, 0);
 	buf_putc(out, '\n');
 	buf_reset(&p);
-	buf_printf(&p, "Your message (queue id %s) could not be delivered to one or more "
-		   "recipients.  The addresses and the reasons are below.", m->qid);
+	if (m->kind == DSN_DELAY)
+		buf_printf(&p, "Your message (queue id %s) could not be delivered yet to the "
+			   "recipients below; it stays in the queue and delivery is retried.  "
+			   "You need not send it again.", m->qid);
+	else if (m->kind == DSN_SUCCESS)
+		buf_printf(&p, "Your message (queue id %s) was delivered to the recipients below, "
+			   "as you asked for a report.", m->qid);
+	else
+		buf_printf(&p, "Your message (queue id %s) could not be delivered to one or more "
+			   "recipients.  The addresses and the reasons are below.", m->qid);
 	put_wrapped(out, p.s, p.len, 0);
 	buf_putc(out, '\n');
 	for (size_t i = 0; i < n; i++) {
@@ -176,7 +186,9 @@ static void put_text_part(struct buf *out, const struct dsn_msg *m,
 		buf_putc(&p, '<');
 		put_clean(&p, r[i].addr, r[i].addr_len);
 		buf_puts(&p, ">: ");
-		if (r[i].temporary)
+		if (r[i].action && strcmp(r[i].action, "failed"))
+			buf_printf(&p, "%s: ", r[i].action);
+		else if (r[i].temporary)
 			buf_puts(&p, "delivery time expired; last error: ");
 		put_clean(&p, r[i].diag, r[i].diag_len);
 		put_wrapped(out, p.s, p.len, 4);
@@ -185,11 +197,41 @@ static void put_text_part(struct buf *out, const struct dsn_msg *m,
 	buf_putc(out, '\n');
 }
 
+/* Action, Status, Remote-MTA and Diagnostic-Code of one recipient. */
+static void put_rcpt_status(struct buf *out, const struct dsn_rcpt *r, struct buf *st)
+{
+	const char *action = r->action ? r->action : "failed";
+	int failed = !strcmp(action, "failed");
+	dsn_status(r->diag, r->diag_len, r->temporary || !strcmp(action, "delayed"), st);
+	if (failed && r->temporary)
+		buf_set(st, "4.4.7", 5);	/* RFC 3463: delivery time expired */
+	if (!failed && st->len && st->s[0] == '5')
+		st->s[0] = '4';
+	if (!strcmp(action, "delivered") || !strcmp(action, "relayed"))
+		buf_set(st, "2.0.0", 5);
+	buf_printf(out, "Action: %s\nStatus: %s\n", action, buf_cstr(st));
+	if (r->mta_len) {
+		buf_puts(out, "Remote-MTA: dns; ");
+		put_clean(out, r->mta, r->mta_len);
+		buf_putc(out, '\n');
+	}
+	if (r->diag_len) {
+		buf_puts(out, r->mta_len ? "Diagnostic-Code: smtp; " : "Diagnostic-Code: X-Posthorn; ");
+		put_clean(out, r->diag, r->diag_len);
+		buf_putc(out, '\n');
+	}
+}
+
 static void put_status_part(struct buf *out, const struct dsn_msg *m,
 			    const struct dsn_rcpt *r, size_t n, const struct buf *boundary)
 {
 	buf_printf(out, "--%s\nContent-Description: Delivery report\n"
 		   "Content-Type: message/delivery-status\n\n", boundary->s);
+	if (m->envid) {
+		buf_puts(out, "Original-Envelope-Id: ");
+		put_clean(out, m->envid, strlen(m->envid));
+		buf_putc(out, '\n');
+	}
 	buf_printf(out, "Reporting-MTA: dns; %s\nX-Posthorn-Queue-ID: %s\nArrival-Date: ",
 		   m->reporting_mta, m->qid);
 	put_date(out, m->arrival);
@@ -207,13 +249,7 @@ static void put_status_part(struct buf *out, const struct dsn_msg *m,
 				put_addr_field(out, "Original-Recipient", r[i].orig, r[i].orig_len);
 			}
 		}
-		dsn_status(r[i].diag, r[i].diag_len, r[i].temporary, &st);
-		if (r[i].temporary)
-			buf_set(&st, "4.4.7", 5);	/* RFC 3463: delivery time expired */
-		buf_printf(out, "Action: failed\nStatus: %s\nDiagnostic-Code: X-Posthorn; ",
-			   buf_cstr(&st));
-		put_clean(out, r[i].diag, r[i].diag_len);
-		buf_putc(out, '\n');
+		put_rcpt_status(out, &r[i], &st);
 	}
 	buf_free(&st);
 	buf_putc(out, '\n');

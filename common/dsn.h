@@ -1,6 +1,7 @@
-/* dsn: RFC 3464 delivery status notifications (bounces).  Composes the
+/* dsn: RFC 3464 delivery status notifications: failures (bounces), delay
+ * notices and success reports (RFC 3461 NOTIFY).  Composes the
  * whole multipart/report message: a human-readable text part naming each
- * failed recipient and why, the message/delivery-status part, and the
+ * recipient and what happened, the message/delivery-status part, and the
  * original's header (text/rfc822-headers) or the whole original
  * (message/rfc822).  Lines end in LF, as everything in the queue.  Used by
  * qmgr, and by remote delivery later (issue 4). */
@@ -18,7 +19,13 @@ struct dsn_rcpt {
 	const char *diag;	/* "5.1.1 text" or "550 5.1.1 text" */
 	size_t diag_len;
 	int temporary;		/* the reason was temporary (expired in queue) */
+	const char *action;	/* "failed" (NULL), "delayed", "delivered", "relayed" */
+	const char *mta;	/* Remote-MTA "name[ip]" or NULL: then the
+				 * diagnostic is an SMTP reply (smtp; ...) */
+	size_t mta_len;
 };
+
+enum dsn_kind { DSN_FAILURE, DSN_DELAY, DSN_SUCCESS };
 
 struct dsn_msg {
 	const char *qid;
@@ -29,6 +36,8 @@ struct dsn_msg {
 	const char *original;		/* original header or whole message */
 	size_t original_len;
 	int original_is_full;		/* message/rfc822 instead of headers */
+	enum dsn_kind kind;		/* subject and text; DSN_FAILURE when any failed */
+	const char *envid;		/* Original-Envelope-Id, NULL when none */
 };
 
 /* The status code of a diagnostic: the first "c.s.d" token (c 2, 4 or 5),

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -253,32 +254,143 @@ static int read_bounce_file(struct qmgr *m, const char *qid, struct buf *out)
 	}
 }
 
-/* Nothing left to deliver: bounce what failed, then remove the message. */
+/* 1 if a record of recs (R or O) names a postmaster: a failed double
+ * bounce is not reported again. */
+static int names_postmaster(const struct buf *recs)
+{
+	size_t off = 0, len;
+	char type;
+	const char *d;
+	while (rec_parse(recs->s, recs->len, &off, &type, &d, &len) == 1) {
+		const char *semi = type == REC_ORCPT ? memchr(d, ';', len) : NULL;
+		if (semi) {
+			len -= (size_t)(semi + 1 - d);
+			d = semi + 1;
+		}
+		if ((type == REC_RCPT || type == REC_ORCPT) && len >= 10 &&
+		    !strncasecmp(d, "postmaster", 10) && (len == 10 || d[10] == '@'))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 if j is one of our own reports (its Message-ID is the one dsn.c
+ * makes: <TIME.QID.bounce@hostname>). */
+static int is_our_report(struct qmgr *m, const struct job *j)
+{
+	struct buf h = BUF_INIT, id = BUF_INIT;
+	buf_printf(&id, ".bounce@%s>", config_str(m->cfg, "hostname"));
+	int r = qfile_headers(j->rofd, &j->q, (size_t)config_num(m->cfg, "max_header_size"), &h) == 0 &&
+		mem_find(h.s, h.len, id.s, id.len) != NULL;
+	buf_free(&h);
+	buf_free(&id);
+	return r;
+}
+
+/* Whom the report goes to: the sender.  The null sender gets nothing (RFC
+ * 3461: no DSN to <>); only when the failed message is one of our own
+ * reports (a double bounce) the postmaster gets it, unless it was going
+ * to the postmaster already.  Empty: nobody. */
+static void report_to(struct qmgr *m, const struct job *j, const struct buf *recs, struct buf *to)
+{
+	buf_reset(to);
+	if (j->q.sender.len)
+		buf_copy(to, &j->q.sender);
+	else if (!names_postmaster(recs) && is_our_report(m, j))
+		buf_printf(to, "postmaster@%s", config_str(m->cfg, "domain"));
+	buf_cstr(to);
+}
+
+static void delay_marker_name(const struct job *j, struct buf *name)
+{
+	buf_printf(name, "%s.delayed", j->e.qid);
+}
+
+/* Once the message is older than delay_warning: one delay notice (RFC
+ * 3464 Action: delayed) for the pending recipients whose NOTIFY allows it.
+ * defer/QID.delayed records that it went (or that nobody wanted one). */
+static void delay_notice(struct qmgr *m, struct job *j, time_t now)
+{
+	long long dw = config_num(m->cfg, "delay_warning");
+	if (dw <= 0 || (long long)now - j->q.arrival < dw || j->q.sender.len == 0)
+		return;
+	struct buf name = BUF_INIT, recs = BUF_INIT;
+	struct stat st;
+	delay_marker_name(j, &name);
+	if (fstatat(m->defer, buf_cstr(&name), &st, AT_SYMLINK_NOFOLLOW) == 0)
+		goto out;
+	for (size_t i = 0; i < j->q.nrcpt; i++) {
+		const struct qrcpt *r = &j->q.rcpts[i];
+		if (j->result[i] != '4' || !qfile_notify(r, "DELAY"))
+			continue;
+		rec_put(&recs, REC_RCPT, r->addr.s, r->addr.len);
+		rec_put(&recs, REC_ORCPT, r->orig.s, r->orig.len);
+		rec_put(&recs, 'C', "4", 1);
+		rec_put(&recs, 'M', j->mta[i].s, j->mta[i].len);
+		rec_put(&recs, 'W', j->why[i].s, j->why[i].len);
+	}
+	if (recs.len && bounce_send(m, j, &recs, 1, buf_cstr(&j->q.sender)) == BOUNCE_TEMP)
+		goto out;	/* tried again at the next attempt */
+	int fd = openat(m->defer, name.s, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	else
+		log_warn("%s: cannot write defer/%s: %s", j->e.qid, name.s, strerror(errno));
+out:
+	buf_free(&name);
+	buf_free(&recs);
+}
+
+static void unlink_delay_marker(struct qmgr *m, const struct job *j)
+{
+	struct buf name = BUF_INIT;
+	delay_marker_name(j, &name);
+	unlinkat(m->defer, buf_cstr(&name), 0);
+	buf_free(&name);
+}
+
+/* Nothing left to deliver: send the report, then remove the message. */
 static void complete(struct qmgr *m, struct job *j, time_t now)
 {
-	struct buf recs = BUF_INIT;
+	struct buf recs = BUF_INIT, to = BUF_INIT;
 	if (read_bounce_file(m, j->e.qid, &recs) < 0) {
 		log_error("%s: cannot read bounce/%s: %s", j->e.qid, j->e.qid, strerror(errno));
 		defer_job(m, j, now, now + config_num(m->cfg, "retry_min"));
 		buf_free(&recs);
 		return;
 	}
-	if (recs.len && j->q.sender.len == 0) {
+	report_to(m, j, &recs, &to);
+	if (recs.len && to.len == 0) {
 		log_info("%s: no bounce: the sender is <>", j->e.qid);
-	} else if (recs.len && bounce_send(m, j, &recs) == BOUNCE_TEMP) {
+	} else if (recs.len && bounce_send(m, j, &recs, 0, to.s) == BOUNCE_TEMP) {
+		buf_free(&to);
 		defer_job(m, j, now, now + config_num(m->cfg, "retry_min"));
 		buf_free(&recs);
 		return;
 	}
 	buf_free(&recs);
+	buf_free(&to);
 	unlinkat(m->bounce, j->e.qid, 0);
 	if (unlinkat(m->active, j->e.qid, 0) < 0 && errno != ENOENT)
 		log_error("%s: cannot remove: %s", j->e.qid, strerror(errno));
 	unlinkat(m->defer, j->e.qid, 0);
+	unlink_delay_marker(m, j);
 	log_info("%s: removed", j->e.qid);
 }
 
-/* Sorts the answers: D marks and bounce records; returns pending count. */
+static void put_report(struct buf *recs, const struct job *j, size_t i, char c)
+{
+	const struct qrcpt *r = &j->q.rcpts[i];
+	rec_put(recs, REC_RCPT, r->addr.s, r->addr.len);
+	rec_put(recs, REC_ORCPT, r->orig.s, r->orig.len);
+	rec_put(recs, 'C', &c, 1);
+	rec_put(recs, 'M', j->mta[i].s, j->mta[i].len);
+	rec_put(recs, 'W', j->why[i].s, j->why[i].len);
+}
+
+/* Sorts the answers: D marks and report records (failures; successes
+ * where NOTIFY=SUCCESS asked and there is a sender); returns the pending
+ * count.  NOTIFY without FAILURE: a failure is marked but not reported. */
 static size_t classify(struct job *j, int expired, struct buf *recs, size_t *marks)
 {
 	size_t pending = 0;
@@ -287,13 +399,14 @@ static size_t classify(struct job *j, int expired, struct buf *recs, size_t *mar
 		const struct qrcpt *r = &j->q.rcpts[i];
 		if (c == '2') {
 			log_rcpt(j, i, "sent");
+			if (j->q.sender.len && qfile_notify(r, "SUCCESS"))
+				put_report(recs, j, i, c);
 			(*marks)++;
 		} else if (c == '5' || (c == '4' && expired)) {
-			rec_put(recs, REC_RCPT, r->addr.s, r->addr.len);
-			rec_put(recs, REC_ORCPT, r->orig.s, r->orig.len);
-			rec_put(recs, 'C', &c, 1);
-			rec_put(recs, 'W', j->why[i].s, j->why[i].len);
-			log_rcpt(j, i, "bounced");
+			int report = qfile_notify(r, "FAILURE");
+			if (report)
+				put_report(recs, j, i, c);
+			log_rcpt(j, i, report ? "bounced" : "bounced (NOTIFY: no report)");
 			j->result[i] = 'F';
 			(*marks)++;
 		} else if (c == '4') {
@@ -319,6 +432,7 @@ void job_finish(struct qmgr *m, struct job *j)
 	struct stat st;
 	if (fstat(j->fd, &st) == 0 && st.st_nlink == 0) {
 		log_info("%s: deleted from the queue", j->e.qid);
+		unlink_delay_marker(m, j);
 		job_free(j);
 		return;
 	}
@@ -339,6 +453,8 @@ void job_finish(struct qmgr *m, struct job *j)
 	 * lost in a crash, local finds its earlier copies by name. */
 	if ((pending || has_bounce) && marks && mark_done(j) < 0)
 		log_error("%s: cannot mark recipients done: %s", j->e.qid, strerror(errno));
+	if (pending)
+		delay_notice(m, j, now);
 	if (pending)
 		defer_job(m, j, now, next_attempt(m, j, now));
 	else

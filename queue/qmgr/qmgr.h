@@ -110,7 +110,9 @@ void remote_lost(struct qmgr *m);
 
 /* bounce.c */
 enum { BOUNCE_SENT = 0, BOUNCE_PERM = 1, BOUNCE_TEMP = 2 };
-/* Sends the bounce for j (its bounce/QID records) to its sender. */
-int bounce_send(struct qmgr *m, struct job *j, const struct buf *records);
+/* Sends the report for j (bounce/QID records, or with delay a delay
+ * notice for the listed recipients) to the address to. */
+int bounce_send(struct qmgr *m, struct job *j, const struct buf *records, int delay,
+		const char *to);
 
 #endif

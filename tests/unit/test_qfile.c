@@ -169,10 +169,10 @@ static void test_dsn(void)
 	CHECK(buf_eq(&s, "5.0.0"));
 	dsn_status("x", 1, 1, &s);
 	CHECK(buf_eq(&s, "4.0.0"));
-	struct dsn_rcpt r[1] = {{"a@example.test", 14, "l@example.test", 14, "5.1.1 no\r\nInjected: x", 21, 0}};
+	struct dsn_rcpt r[1] = {{"a@example.test", 14, "l@example.test", 14, "5.1.1 no\r\nInjected: x", 21, 0, NULL, NULL, 0}};
 	const char *orig = "Subject: hi\n";
 	struct dsn_msg m = {"ABC", "mx.example.test", "bob@example.test", 1700000000, 1700000100,
-			    orig, strlen(orig), 0};
+			    orig, strlen(orig), 0, DSN_FAILURE, NULL};
 	dsn_compose(&out, &m, r, 1);
 	buf_cstr(&out);
 	CHECK(strstr(out.s, "report-type=delivery-status") != NULL);
@@ -192,9 +192,9 @@ static void test_dsn_wrap(void)
 	const char *diag = "5.1.1 the mailbox of this recipient does not exist here and never "
 			   "did, according to the users table of the local delivery agent";
 	struct dsn_rcpt r[1] = {{"someone.with.a.long.name@example.test", 37, "", 0, diag,
-				 strlen(diag), 0}};
+				 strlen(diag), 0, NULL, NULL, 0}};
 	struct dsn_msg m = {"6B0972A179AE36A6220", "mx.example.test", "bob@example.test",
-			    1700000000, 1700000100, "Subject: hi\n", 12, 0};
+			    1700000000, 1700000100, "Subject: hi\n", 12, 0, DSN_FAILURE, NULL};
 	dsn_compose(&out, &m, r, 1);
 	const char *t = strstr(buf_cstr(&out), "charset=us-ascii\n\n");
 	const char *end = t ? strstr(t, "\n--") : NULL;
