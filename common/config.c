@@ -74,6 +74,7 @@ const struct config_key config_schema[] = {
 	{"smtp_cmd_timeout", CT_TIME, "5m", "remote reply to MAIL/RCPT/other commands"},
 	{"smtp_data_done_timeout", CT_TIME, "10m", "remote reply after the final dot"},
 	{"smtp_8bitmime_convert", CT_BOOL, "yes", "convert 8-bit bodies to quoted-printable for peers without 8BITMIME"},
+	{"smtp_tls_ca", CT_STR, "", "CA file remote delivery verifies peers with (tls-policy verify); empty: the system store"},
 	{"delay_warning", CT_TIME, "4h", "send a delay notice after this (0: never)"},
 	{"smtpd_8bitmime", CT_BOOL, "yes", "offer 8BITMIME (tests switch it off to play a 7-bit peer)"},
 	{NULL, CT_STR, NULL, NULL},
