@@ -53,6 +53,7 @@ struct session {
 	/* TLS (starttls.c) */
 	struct tls_server *tls;	/* NULL: no key, STARTTLS not offered */
 	int tls_probed;		/* the first input was checked for a ClientHello */
+	int tls_lazy;		/* key waiting on POSTHORN_TLS_FDS, loaded at STARTTLS */
 };
 
 /* session.c */

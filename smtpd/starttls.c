@@ -9,6 +9,7 @@
 #include "privsep.h"
 #include "tls.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int handshake_ms(const struct session *s)
@@ -49,15 +50,36 @@ static int server_start(struct session *s)
 	return r;
 }
 
-int starttls_setup(struct session *s, int implicit)
+/* Under master the key and certificate wait on inherited fds: most
+ * sessions never ask for STARTTLS, so the PEM parsing and the OpenSSL
+ * context (milliseconds of CPU) are left until one does. */
+static int load_lazily(const struct session *s, int implicit)
+{
+	(void)s;
+	const char *fds = getenv("POSTHORN_TLS_FDS");	/* "" = master has no key */
+	return !implicit && !priv_is_root() && fds && *fds;
+}
+
+static int tls_load(struct session *s, int implicit)
 {
 	struct buf err = BUF_INIT;
-	if (tls_server_new(&s->tls, s->cfg, &err) < 0) {
+	int r = tls_server_new(&s->tls, s->cfg, &err);
+	if (r < 0) {
 		log_warn("TLS unavailable%s: %s", implicit ? ", refusing the smtps session" :
 			 ", STARTTLS not offered", buf_cstr(&err));
 		s->tls = NULL;
 	}
 	buf_free(&err);
+	return r;
+}
+
+int starttls_setup(struct session *s, int implicit)
+{
+	if (load_lazily(s, implicit)) {
+		s->tls_lazy = 1;
+		return 0;
+	}
+	tls_load(s, implicit);
 	drop_root(s);
 	s->tls_probed = implicit;	/* a ClientHello is right on smtps */
 	if (!implicit)
@@ -76,7 +98,7 @@ void starttls_free(struct session *s)
 
 int starttls_offer(const struct session *s)
 {
-	return s->tls && !tls_active(&s->io);
+	return (s->tls || s->tls_lazy) && !tls_active(&s->io);
 }
 
 void cmd_starttls(struct session *s, size_t arglen)
@@ -88,6 +110,10 @@ void cmd_starttls(struct session *s, size_t arglen)
 	if (tls_active(&s->io)) {
 		reply_error(s, 503, "5.5.1", "Error: TLS already active");
 		return;
+	}
+	if (!s->tls && s->tls_lazy) {
+		s->tls_lazy = 0;
+		tls_load(s, 0);
 	}
 	if (!s->tls) {
 		reply_error(s, 454, "4.7.0", "TLS not available due to temporary reason");
