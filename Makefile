@@ -25,7 +25,7 @@ CFLAGS += $(CFLAGS_BASE)
 
 # program name -> source directory
 BIN_PROGS = posthorn sendmail mailq
-LIBEXEC_PROGS = master smtpd enqueue qmgr local auth pop3d mailboxd pop3d-login
+LIBEXEC_PROGS = master smtpd enqueue qmgr local auth pop3d mailboxd pop3d-login remote
 SRCDIR_posthorn = posthorn
 SRCDIR_sendmail = queue/sendmail
 SRCDIR_mailq = queue/mailq
@@ -34,6 +34,7 @@ SRCDIR_smtpd = smtpd
 SRCDIR_enqueue = queue/enqueue
 SRCDIR_qmgr = queue/qmgr
 SRCDIR_local = delivery/local
+SRCDIR_remote = delivery/remote
 SRCDIR_pop3d = pop3d/mailbox
 SRCDIR_mailboxd = pop3d/spawner
 SRCDIR_pop3d-login = pop3d/login
