@@ -26,7 +26,7 @@ struct init_opts {
 
 static const char *const queue_subdirs[] = {"tmp", "incoming", "active", "defer", "bounce", "corrupt", NULL};
 static const char *const account_keys[] = {"user_smtpd", "user_queue", "user_mail", "user_auth",
-	"user_login", NULL};
+	"user_login", "user_remote", NULL};
 
 static int bad_name(const char *what, const char *s)
 {
@@ -196,6 +196,19 @@ static int write_tables(const struct init_opts *o, const char *etc)
 	if (r == 0)
 		r = write_text(etc, "users",
 			       "# address:hash:mailbox:quota; use posthorn user add|passwd|del\n", 0600);
+	if (r == 0)
+		r = write_text(etc, "transport",
+			       "# next hop per recipient domain (qmgr); run posthorn makemap after\n"
+			       "# editing.  Without an entry: relay_host, else the domain's MX.\n"
+			       "# example.org      smtp:[192.0.2.25]:25   a host, no MX lookup\n"
+			       "# example.net      smtp:mx.example.net    that name's MX records\n"
+			       "# intra.example    local                  deliver here\n", 0644);
+	if (r == 0)
+		r = write_text(etc, "tls-policy",
+			       "# TLS for remote delivery per domain: none, may (default), encrypt,\n"
+			       "# verify (system CAs and the MX host name); then posthorn makemap.\n"
+			       "# example.org      verify\n"
+			       "# example.net      encrypt\n", 0644);
 	return r;
 }
 

@@ -56,7 +56,8 @@ static int make_one(const struct config *cfg, const char *name, enum table_forma
 int makemap_all(const struct config *cfg)
 {
 	if (make_one(cfg, "domains", TF_LIST) < 0 || make_one(cfg, "aliases", TF_MAP) < 0 ||
-	    make_one(cfg, "users", TF_USERS) < 0)
+	    make_one(cfg, "users", TF_USERS) < 0 || make_one(cfg, "transport", TF_MAP) < 0 ||
+	    make_one(cfg, "tls-policy", TF_MAP) < 0)
 		return -1;
 	return 0;
 }
