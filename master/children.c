@@ -95,25 +95,22 @@ void child_setup(void)
 		_exit(111);
 }
 
-/* Puts fd on 3 without O_CLOEXEC (dup2 onto itself would keep the flag). */
-static void move_to_fd3(int fd)
-{
-	if (fd == 3)
-		fcntl(3, F_SETFD, 0);
-	else if (dup2(fd, 3) < 0)
-		_exit(111);
-}
-
-static pid_t spawn_daemon(const struct config *cfg, const char *prog, const char *userkey, int sock)
+/* sock goes on fd 3; sock4 (qmgr's socket to remote) on fd 4 unless -1. */
+static pid_t spawn_daemon(const struct config *cfg, const char *prog, const char *userkey,
+			  int sock, int sock4)
 {
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
 	child_setup();
+	/* both sockets above 4 first, so no dup2 below lands on the other */
+	int s3 = fcntl(sock, F_DUPFD_CLOEXEC, 10);
+	int s4 = sock4 >= 0 ? fcntl(sock4, F_DUPFD_CLOEXEC, 10) : -1;
 	int nul = open("/dev/null", O_RDONLY);
-	if (nul < 0 || dup2(nul, 0) < 0 || dup2(2, 1) < 0)
+	if (s3 < 0 || (sock4 >= 0 && s4 < 0) || nul < 0 || dup2(nul, 0) < 0 || dup2(2, 1) < 0)
 		_exit(111);
-	move_to_fd3(sock);
+	if (dup2(s3, 3) < 0 || (s4 >= 0 && dup2(s4, 4) < 0))
+		_exit(111);
 	priv_drop(config_str(cfg, userkey), (gid_t)-1);
 	struct buf path = BUF_INIT;
 	buf_printf(&path, "%s/%s", config_str(cfg, "libexec_dir"), prog);
@@ -123,29 +120,51 @@ static pid_t spawn_daemon(const struct config *cfg, const char *prog, const char
 	_exit(111);
 }
 
+/* remote runs only when the instance has it: an instance made before
+ * remote existed would otherwise restart its whole pair in a loop. */
+static int have_remote(const struct config *cfg)
+{
+	struct buf path = BUF_INIT;
+	buf_printf(&path, "%s/remote", config_str(cfg, "libexec_dir"));
+	int ok = access(buf_cstr(&path), X_OK) == 0;
+	buf_free(&path);
+	return ok;
+}
+
 void daemons_start(const struct config *cfg)
 {
-	int sv[2];
+	int sv[2], rv[2] = {-1, -1};
 	restart_at = 0;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    (have_remote(cfg) && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rv) < 0)) {
 		log_error("socketpair: %s", strerror(errno));
 		restart_at = time(NULL) + restart_delay;
 		return;
 	}
-	pid_t q = spawn_daemon(cfg, "qmgr", "user_queue", sv[0]);
-	pid_t l = q < 0 ? -1 : spawn_daemon(cfg, "local", "user_mail", sv[1]);
+	pid_t q = spawn_daemon(cfg, "qmgr", "user_queue", sv[0], rv[0]);
+	pid_t l = q < 0 ? -1 : spawn_daemon(cfg, "local", "user_mail", sv[1], -1);
+	pid_t r = l < 0 || rv[1] < 0 ? 0 : spawn_daemon(cfg, "remote", "user_remote", rv[1], -1);
 	close(sv[0]);
 	close(sv[1]);
+	if (rv[0] >= 0) {
+		close(rv[0]);
+		close(rv[1]);
+	}
 	if (q > 0)
 		child_add(q, CHILD_QMGR, NULL);
 	if (l > 0)
 		child_add(l, CHILD_LOCAL, NULL);
-	if (q < 0 || l < 0) {
+	if (r > 0)
+		child_add(r, CHILD_REMOTE, NULL);
+	if (q < 0 || l < 0 || r < 0) {
 		log_error("fork: %s", strerror(errno));
 		if (q > 0)
 			kill(q, SIGTERM);
+		if (l > 0)
+			kill(l, SIGTERM);
 	} else {
-		log_info("started qmgr (pid %ld) and local (pid %ld)", (long)q, (long)l);
+		log_info("started qmgr (pid %ld), local (pid %ld) and remote (pid %ld)", (long)q,
+			 (long)l, (long)r);
 	}
 	pair_started = time(NULL);
 	pair_up = 1;
@@ -153,7 +172,7 @@ void daemons_start(const struct config *cfg)
 
 static void log_exit(const struct child *c, int status)
 {
-	static const char *const names[] = {"smtpd", "qmgr", "local", "auth", "mailboxd"};
+	static const char *const names[] = {"smtpd", "qmgr", "local", "auth", "mailboxd", "remote"};
 	if (WIFSIGNALED(status))
 		log_warn("%s pid %ld killed by signal %d", names[c->kind], (long)c->pid, WTERMSIG(status));
 	else if (c->kind != CHILD_SMTPD || WEXITSTATUS(status) != 0)
@@ -173,9 +192,11 @@ static void pair_lost(int stopping)
 		restart_delay = restart_delay * 2 > RESTART_MAX ? RESTART_MAX : restart_delay * 2;
 	}
 	for (size_t i = 0; i < nkids; i++)
-		if (kids[i].kind == CHILD_QMGR || kids[i].kind == CHILD_LOCAL)
+		if (kids[i].kind == CHILD_QMGR || kids[i].kind == CHILD_LOCAL ||
+		    kids[i].kind == CHILD_REMOTE)
 			kill(kids[i].pid, SIGTERM);
-	if (!stopping && children_count(CHILD_QMGR) + children_count(CHILD_LOCAL) == 0) {
+	if (!stopping && children_count(CHILD_QMGR) + children_count(CHILD_LOCAL) +
+				 children_count(CHILD_REMOTE) == 0) {
 		restart_at = time(NULL) + delay;
 		log_info("restarting qmgr and local in %d s", delay);
 	}

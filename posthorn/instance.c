@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *const daemons[] = {"master", "smtpd", "enqueue", "qmgr", "local", "auth", "pop3d", "pop3d-login", "mailboxd", NULL};
+static const char *const daemons[] = {"master", "smtpd", "enqueue", "qmgr", "local", "auth", "pop3d", "pop3d-login", "mailboxd", "remote", NULL};
 
 void complain(const char *fmt, ...)
 {
@@ -202,7 +202,7 @@ static int can_traverse_as(uid_t uid, gid_t gid, const char *dir)
 
 int dir_traversable(const struct config *cfg, const char *dir, struct buf *err)
 {
-	static const char *const keys[] = {"user_smtpd", "user_queue", "user_mail", "user_auth", NULL};
+	static const char *const keys[] = {"user_smtpd", "user_queue", "user_mail", "user_auth", "user_remote", NULL};
 	if (!priv_is_root())
 		return 0;
 	for (int i = 0; keys[i]; i++) {
