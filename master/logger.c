@@ -2,7 +2,9 @@
  * their stderr, a pipe; the master prefixes each line with an ISO 8601
  * UTC timestamp and appends it to log_dir/posthorn.log.  The master's own
  * messages travel through a second pipe whose write end is non-blocking,
- * so the master can never block on a pipe only it reads. */
+ * so the master can never block on a pipe only it reads.
+ * With log_syslog = yes each line goes to syslog (facility mail) instead,
+ * tagged with the child's own "prog[pid]" and the priority of its level. */
 #include "master.h"
 #include "io.h"
 #include "log.h"
@@ -11,6 +13,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #define LOG_LINE_MAX 8192
@@ -21,7 +24,7 @@ struct source {
 };
 
 static struct source sources[2] = {{-1, BUF_INIT}, {-1, BUF_INIT}};
-static int child_wfd = -1, log_fd = -1, to_stdout;
+static int child_wfd = -1, log_fd = -1, to_stdout, to_syslog;
 /* Until startup is over, lines also go to the stderr we were started with,
  * so posthorn start shows why a master could not come up. */
 static int startup_fd = -1;
@@ -58,6 +61,7 @@ int logger_open(const struct config *cfg, int foreground)
 {
 	int kids[2], own[2];
 	to_stdout = foreground;
+	to_syslog = config_bool(cfg, "log_syslog");
 	if ((log_fd = open_logfile(cfg)) < 0)
 		return -1;
 	if (!foreground)
@@ -87,6 +91,7 @@ void logger_started(void)
 
 int logger_reopen(const struct config *cfg)
 {
+	to_syslog = config_bool(cfg, "log_syslog");
 	int fd = open_logfile(cfg);
 	if (fd < 0)
 		return -1;
@@ -102,8 +107,41 @@ int logger_child_fd(void)
 	return child_wfd;
 }
 
+static int level_prio(const char *s, size_t n)
+{
+	if (n >= 7 && !memcmp(s, "warning", 7))
+		return LOG_WARNING;
+	if ((n >= 5 && !memcmp(s, "error", 5)) || (n >= 5 && !memcmp(s, "fatal", 5)))
+		return LOG_ERR;
+	return LOG_INFO;
+}
+
+/* "prog[pid]: level: text" -> tag prog[pid], priority of level, the text
+ * after the tag; a line of another shape goes out whole as "posthorn". */
+static void emit_syslog(const char *s, size_t n)
+{
+	static char tag[64];	/* openlog keeps the pointer */
+	const char *sep = memmem(s, n, ": ", 2), *rest = s;
+	size_t tl = sep ? (size_t)(sep - s) : 0, rl = n;
+	if (!sep || tl == 0 || tl >= sizeof tag || memchr(s, ' ', tl)) {
+		memcpy(tag, "posthorn", 9);
+	} else {
+		memcpy(tag, s, tl);
+		tag[tl] = 0;
+		rest = sep + 2;
+		rl = n - tl - 2;
+	}
+	openlog(tag, 0, LOG_MAIL);
+	syslog(level_prio(rest, rl), "%.*s", (int)(rl > 8192 ? 8192 : rl), rest);
+}
+
 static void emit(const char *s, size_t n)
 {
+	if (to_syslog) {
+		emit_syslog(s, n);
+		if (!to_stdout && startup_fd < 0)
+			return;
+	}
 	char stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -113,7 +151,7 @@ static void emit(const char *s, size_t n)
 	buf_append(&line, stamp, sl);
 	buf_append(&line, s, n);
 	buf_putc(&line, '\n');
-	if (log_fd >= 0)
+	if (log_fd >= 0 && !to_syslog)
 		write_all(log_fd, line.s, line.len);
 	if (to_stdout)
 		write_all(1, line.s, line.len);
