@@ -3,7 +3,7 @@
 # deps.sh install           -- installs all of them (as root)
 # The package lists here are the one place the dependencies are written.
 BUILD_PKGS="gcc make libc6-dev libssl-dev libcdb-dev libcrypt-dev openssl"
-TEST_PKGS="bats bats-support bats-assert swaks libnet-ssleay-perl python3 tinycdb procps psmisc passwd util-linux fetchmail curl ucspi-tcp systemd man-db groff-base adduser"
+TEST_PKGS="bats bats-support bats-assert swaks libnet-ssleay-perl python3 tinycdb procps psmisc passwd util-linux fetchmail curl ucspi-tcp systemd man-db groff-base adduser dnsmasq-base"
 
 missing() {
 	out=""
