@@ -133,8 +133,10 @@ static void cmd_helo(struct session *s, const struct smtp_cmd *c, int esmtp)
 		reply(s, 250, "2.0.0", "%s", s->hostname);
 		return;
 	}
-	io_printf(&s->io, "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
-		  "250-8BITMIME\r\n", s->hostname, s->lim.max_size);
+	io_printf(&s->io, "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n", s->hostname,
+		  s->lim.max_size);
+	if (config_bool(s->cfg, "smtpd_8bitmime"))	/* off: tests play a 7-bit peer */
+		io_puts(&s->io, "250-8BITMIME\r\n");
 	if (starttls_offer(s))
 		io_puts(&s->io, "250-STARTTLS\r\n");
 	if (auth_offered(s))
