@@ -105,11 +105,12 @@ static void rewrite_leaf(struct qp_conv *q, const struct part_info *pi, struct b
 	struct header_iter it;
 	struct header_field f;
 	const struct buf *h = &q->header;
-	header_iter_init(&it, h->s, h->len);
+	header_iter_init(&it, h->s ? h->s : "", h->len);
 	while (header_next(&it, &f))
 		if (!mem_caseeq(f.name, f.name_len, "Content-Transfer-Encoding", 25))
 			buf_append(out, f.raw, f.raw_len);
-	buf_append(out, h->s + it.body, h->len - it.body);
+	if (h->len > it.body)
+		buf_append(out, h->s + it.body, h->len - it.body);
 	if (q->top && !pi->mime_version) {
 		buf_puts(out, "MIME-Version: 1.0\n");
 		if (!pi->ctype.len)
@@ -132,16 +133,16 @@ static void header_done(struct qp_conv *q, struct buf *out)
 	int multi = mem_caseprefix(pi.ctype.s, pi.ctype.len, "multipart/");
 	if (multi && q->depth < QP_DEPTH_MAX && param(pi.ctype.s, pi.ctype.len, "boundary", b, QP_BOUNDARY_MAX)) {
 		memcpy(q->bounds[q->depth++], b, strlen(b) + 1);
-		buf_append(out, q->header.s, q->header.len);
+		buf_append(out, q->header.s ? q->header.s : "", q->header.len);
 		q->state = QP_COPY;
 	} else if (mem_caseprefix(pi.ctype.s, pi.ctype.len, "message/rfc822")) {
-		buf_append(out, q->header.s, q->header.len);
+		buf_append(out, q->header.s ? q->header.s : "", q->header.len);
 		q->state = QP_HEADER;	/* the enclosed message's header follows */
 	} else if (!multi && encodable(&pi.cte)) {
 		rewrite_leaf(q, &pi, out);
 		q->state = QP_ENCODE;
 	} else {
-		buf_append(out, q->header.s, q->header.len);
+		buf_append(out, q->header.s ? q->header.s : "", q->header.len);
 		q->state = QP_COPY;
 	}
 	buf_putc(out, '\n');
