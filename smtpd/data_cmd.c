@@ -47,6 +47,16 @@ static void attr(struct enq *e, const char *name, const char *v, size_t n)
 	buf_free(&a);
 }
 
+/* Passes on records made at MAIL/RCPT time (they were checked there). */
+static void send_dsn(struct enq *e, const struct buf *recs)
+{
+	size_t off = 0, len;
+	char type;
+	const char *d;
+	while (rec_parse(recs->s, recs->len, &off, &type, &d, &len) == 1)
+		enq_record(e, type, d, len);
+}
+
 static void send_envelope(struct session *s, struct msg *m)
 {
 	const char *proto = s->esmtp ? "ESMTP" : "SMTP";
@@ -60,8 +70,11 @@ static void send_envelope(struct session *s, struct msg *m)
 		attr(&m->enq, "smtputf8", "1", 1);
 	if (s->auth_user.len)
 		attr(&m->enq, "auth", s->auth_user.s, s->auth_user.len);
-	for (size_t i = 0; i < s->nrcpt; i++)
+	send_dsn(&m->enq, &s->dsn_mail);	/* A ret=, A envid= */
+	for (size_t i = 0; i < s->nrcpt; i++) {
+		send_dsn(&m->enq, &s->rcpt_dsn[i]);	/* O, F */
 		enq_record(&m->enq, REC_RCPT, s->rcpts[i].s, s->rcpts[i].len);
+	}
 }
 
 /* Counts what is waiting in out, and sends it on in M records (all of it

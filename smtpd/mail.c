@@ -9,6 +9,7 @@
 #include "addr.h"
 #include "log.h"
 #include "parse.h"
+#include "record.h"
 
 #include <errno.h>
 #include <string.h>
@@ -31,6 +32,25 @@ static void log_reject(struct session *s, const char *cmd, const struct smtp_err
 {
 	log_info("reject: %s from %s[%s]: %d %s %s; %s", cmd, buf_cstr(&s->rdns),
 		 buf_cstr(&s->ip), e->code, e->enh, e->text, safe(s, arg, len));
+}
+
+/* RET and ENVID as the A records enqueue gets (RFC 3461). */
+static void dsn_mail_records(struct session *s, const struct mail_req *m)
+{
+	struct buf a = BUF_INIT;
+	buf_reset(&s->dsn_mail);
+	if (m->ret.len) {
+		buf_puts(&a, "ret=");
+		buf_append(&a, m->ret.s, m->ret.len);
+		rec_put(&s->dsn_mail, REC_ATTR, a.s, a.len);
+	}
+	if (m->envid.len) {
+		buf_reset(&a);
+		buf_puts(&a, "envid=");
+		buf_append(&a, m->envid.s, m->envid.len);
+		rec_put(&s->dsn_mail, REC_ATTR, a.s, a.len);
+	}
+	buf_free(&a);
 }
 
 static int resolver_ready(struct session *s);
@@ -102,7 +122,7 @@ void cmd_mail(struct session *s, const char *arg, size_t len)
 		reply_error(s, 530, "5.7.0", "Authentication required");
 		return;
 	}
-	struct mail_req m = {BUF_INIT, 0, 0, 0};
+	struct mail_req m = {.addr = BUF_INIT};
 	struct parse_opts o = opts(s);
 	struct smtp_err e = smtp_parse_mail(arg, len, &o, &m);
 	if (e.code) {
@@ -113,6 +133,7 @@ void cmd_mail(struct session *s, const char *arg, size_t len)
 		s->in_mail = 1;
 		s->body_8bit = m.body_8bit;
 		s->smtputf8 = m.smtputf8;
+		dsn_mail_records(s, &m);
 		reply(s, 250, "2.1.0", "Ok");
 	}
 	mail_req_free(&m);
@@ -185,15 +206,22 @@ static struct smtp_err rcpt_policy(struct session *s, const struct buf *addr)
 	return expansion_check(s, addr);
 }
 
-static void rcpt_add(struct session *s, const struct buf *addr)
+/* The O and F records enqueue gets before this recipient's R. */
+static void rcpt_add(struct session *s, const struct rcpt_req *r)
 {
 	if (s->nrcpt == s->rcpt_cap) {
 		size_t cap = s->rcpt_cap ? size_mul(s->rcpt_cap, 2) : 8;
 		s->rcpts = xrealloc(s->rcpts, size_mul(cap, sizeof *s->rcpts));
+		s->rcpt_dsn = xrealloc(s->rcpt_dsn, size_mul(cap, sizeof *s->rcpt_dsn));
 		s->rcpt_cap = cap;
 	}
-	struct buf b = BUF_INIT;
-	buf_copy(&b, addr);
+	struct buf b = BUF_INIT, d = BUF_INIT;
+	buf_copy(&b, &r->addr);
+	if (r->orcpt.len)
+		rec_put(&d, REC_ORCPT, r->orcpt.s, r->orcpt.len);
+	if (r->notify.len)
+		rec_put(&d, REC_NOTIFY, r->notify.s, r->notify.len);
+	s->rcpt_dsn[s->nrcpt] = d;
 	s->rcpts[s->nrcpt++] = b;
 }
 
@@ -223,7 +251,7 @@ void cmd_rcpt(struct session *s, const char *arg, size_t len)
 		reply(s, 452, "4.5.3", "Error: too many recipients");
 		return;
 	}
-	struct rcpt_req r = {BUF_INIT, 0};
+	struct rcpt_req r = {.addr = BUF_INIT};
 	struct smtp_err e = rcpt_parse(s, arg, len, &r);
 	int parsed = e.code == 0;
 	if (parsed)
@@ -236,7 +264,7 @@ void cmd_rcpt(struct session *s, const char *arg, size_t len)
 		else
 			reply_error(s, e.code, e.enh, "%s", e.text);
 	} else {
-		rcpt_add(s, &r.addr);
+		rcpt_add(s, &r);
 		reply(s, 250, "2.1.5", "Ok");
 	}
 	rcpt_req_free(&r);

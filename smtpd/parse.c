@@ -2,6 +2,7 @@
  * Used by smtpd's session, the unit tests and the fuzz target. */
 #include "parse.h"
 #include "addr.h"
+#include "dsn.h"
 
 #include <string.h>
 
@@ -169,9 +170,58 @@ static int key_is(const struct param *p, const char *name)
 	return mem_caseeq(p->key, p->klen, name, strlen(name));
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int xtext_decode(const char *s, size_t len, struct buf *out)
+{
+	buf_reset(out);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '+') {
+			int h = i + 2 < len ? hexval(s[i + 1]) : -1, l = h >= 0 ? hexval(s[i + 2]) : -1;
+			if (l < 0)
+				return -1;
+			c = (unsigned char)(h * 16 + l);
+			i += 2;
+			if (c < 0x20 || c > 0x7e)
+				return -1;
+		} else if (c < 33 || c > 126 || c == '=') {
+			return -1;
+		}
+		buf_putc(out, (char)c);
+	}
+	return 0;
+}
+
+#define ENVID_MAX 100	/* RFC 3461 4.4 */
+#define ORCPT_MAX 500	/* RFC 3461 4.2: the parameter is at most 500 characters */
+
+/* RET=FULL|HDRS and ENVID=xtext (RFC 3461 4.3, 4.4). */
+static struct smtp_err dsn_mail_param(const struct param *p, struct mail_req *m, unsigned *seen)
+{
+	if (key_is(p, "RET")) {
+		if ((*seen & 16) || !p->val ||
+		    !(mem_caseeq(p->val, p->vlen, "FULL", 4) || mem_caseeq(p->val, p->vlen, "HDRS", 4)))
+			return E(501, "5.5.4", "Error: bad RET parameter");
+		*seen |= 16;
+		buf_puts(&m->ret, (p->val[0] == 'F' || p->val[0] == 'f') ? "FULL" : "HDRS");
+		return OK;
+	}
+	if ((*seen & 32) || !p->val || p->vlen > ENVID_MAX ||
+	    xtext_decode(p->val, p->vlen, &m->envid) < 0 || m->envid.len == 0)
+		return E(501, "5.5.4", "Error: bad ENVID parameter");
+	*seen |= 32;
+	return OK;
+}
+
 static struct smtp_err mail_param(const struct param *p, const struct parse_opts *o,
 				  struct mail_req *m, unsigned *seen)
 {
+	if (key_is(p, "RET") || key_is(p, "ENVID"))
+		return dsn_mail_param(p, m, seen);
 	if (key_is(p, "SIZE")) {
 		unsigned long long v;
 		if ((*seen & 1) || !p->val || p->vlen > 20 || mem_to_u64(p->val, p->vlen, &v) < 0)
@@ -241,6 +291,8 @@ struct smtp_err smtp_parse_mail(const char *arg, size_t len,
 				const struct parse_opts *o, struct mail_req *out)
 {
 	buf_reset(&out->addr);
+	buf_reset(&out->ret);
+	buf_reset(&out->envid);
 	out->size = 0;
 	out->body_8bit = out->smtputf8 = 0;
 	long k = skip_keyword(arg, len, "FROM:");
@@ -267,6 +319,46 @@ struct smtp_err smtp_parse_mail(const char *arg, size_t len,
 	return OK;
 }
 
+/* NOTIFY=NEVER|SUCCESS,FAILURE,DELAY (RFC 3461 4.1), kept in upper case. */
+static struct smtp_err rcpt_notify(const struct param *p, struct rcpt_req *r)
+{
+	if (r->notify.len || !p->val || p->vlen > 30)
+		return E(501, "5.5.4", "Error: bad NOTIFY parameter");
+	for (size_t i = 0; i < p->vlen; i++) {
+		char c = p->val[i];
+		buf_putc(&r->notify, c >= 'a' && c <= 'z' ? (char)(c - 32) : c);
+	}
+	if (!dsn_notify_valid(r->notify.s, r->notify.len))
+		return E(501, "5.5.4", "Error: bad NOTIFY parameter");
+	return OK;
+}
+
+/* ORCPT=addr-type;xtext (RFC 3461 4.2), kept as "type;decoded". */
+static struct smtp_err rcpt_orcpt(const struct param *p, struct rcpt_req *r)
+{
+	const char *semi = p->val ? memchr(p->val, ';', p->vlen) : NULL;
+	struct buf dec = BUF_INIT;
+	int ok = !r->orcpt.len && semi && semi > p->val && p->vlen <= ORCPT_MAX &&
+		 xtext_decode(semi + 1, p->vlen - (size_t)(semi + 1 - p->val), &dec) == 0 && dec.len;
+	for (const char *c = p->val; ok && c < semi; c++)
+		ok = is_keychar((unsigned char)*c, c == p->val);
+	if (ok) {
+		buf_append(&r->orcpt, p->val, (size_t)(semi + 1 - p->val));
+		buf_append(&r->orcpt, dec.s, dec.len);
+	}
+	buf_free(&dec);
+	return ok ? OK : E(501, "5.5.4", "Error: bad ORCPT parameter");
+}
+
+static struct smtp_err rcpt_param(const struct param *p, struct rcpt_req *r)
+{
+	if (key_is(p, "NOTIFY"))
+		return rcpt_notify(p, r);
+	if (key_is(p, "ORCPT"))
+		return rcpt_orcpt(p, r);
+	return E(555, "5.5.4", "Error: unsupported parameter");
+}
+
 /* RFC 5321 4.5.1: "<Postmaster>" without a domain, any case. */
 static int is_bare_postmaster(const char *s, size_t len)
 {
@@ -278,6 +370,8 @@ struct smtp_err smtp_parse_rcpt(const char *arg, size_t len,
 				const struct parse_opts *o, struct rcpt_req *out)
 {
 	buf_reset(&out->addr);
+	buf_reset(&out->notify);
+	buf_reset(&out->orcpt);
 	out->postmaster = 0;
 	long k = skip_keyword(arg, len, "TO:");
 	if (k < 0 || (size_t)k >= len || arg[k] != '<')
@@ -296,8 +390,13 @@ struct smtp_err smtp_parse_rcpt(const char *arg, size_t len,
 	size_t n;
 	if (split_params(arg + end, len - end, p, &n) < 0)
 		return E(501, "5.5.4", "Error: bad parameter syntax");
-	if (n)	/* no RCPT parameter is offered (no DSN) */
-		return E(555, "5.5.4", "Error: unsupported parameter");
+	if (n && !o->esmtp)
+		return E(555, "5.5.4", "Error: parameters need EHLO");
+	for (size_t i = 0; i < n; i++) {
+		struct smtp_err e = rcpt_param(&p[i], out);
+		if (e.code)
+			return e;
+	}
 	if (!o->smtputf8 && addr_has_8bit(out->addr.s, out->addr.len))
 		return addr_error(ADDR_UTF8, 0);
 	return OK;
@@ -306,9 +405,13 @@ struct smtp_err smtp_parse_rcpt(const char *arg, size_t len,
 void mail_req_free(struct mail_req *m)
 {
 	buf_free(&m->addr);
+	buf_free(&m->ret);
+	buf_free(&m->envid);
 }
 
 void rcpt_req_free(struct rcpt_req *r)
 {
 	buf_free(&r->addr);
+	buf_free(&r->notify);
+	buf_free(&r->orcpt);
 }

@@ -3,7 +3,7 @@
  * It splits a command line into verb and argument and parses the MAIL and
  * RCPT arguments: the path (common/addr.h) and the ESMTP parameters
  * (RFC 5321 4.1.2: SIZE of RFC 1870, BODY of RFC 6152, SMTPUTF8 of
- * RFC 6531).  Every failure comes back as the reply smtpd must send. */
+ * RFC 6531; RET, ENVID, NOTIFY and ORCPT of RFC 3461).  Every failure comes back as the reply smtpd must send. */
 #ifndef POSTHORN_SMTPD_PARSE_H
 #define POSTHORN_SMTPD_PARSE_H
 
@@ -33,11 +33,15 @@ struct mail_req {
 	unsigned long long size;	/* SIZE=, 0 if absent */
 	int body_8bit;			/* BODY=8BITMIME */
 	int smtputf8;			/* SMTPUTF8 */
+	struct buf ret;			/* RET=: "FULL", "HDRS" or empty */
+	struct buf envid;		/* ENVID=, xtext decoded; empty if absent */
 };
 
 struct rcpt_req {
 	struct buf addr;		/* "postmaster" alone for <postmaster> */
 	int postmaster;			/* RCPT TO:<postmaster>, no domain */
+	struct buf notify;		/* NOTIFY=, upper case; empty if absent */
+	struct buf orcpt;		/* ORCPT= as "type;decoded"; empty if absent */
 };
 
 /* What the session allows while parsing. */
@@ -56,6 +60,9 @@ struct smtp_err smtp_parse_mail(const char *arg, size_t len,
 				const struct parse_opts *o, struct mail_req *out);
 struct smtp_err smtp_parse_rcpt(const char *arg, size_t len,
 				const struct parse_opts *o, struct rcpt_req *out);
+/* Decodes xtext (RFC 3461 4) into out: 0, or -1 when malformed or the
+ * result is not printable ASCII. */
+int xtext_decode(const char *s, size_t len, struct buf *out);
 /* 1 if s is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates). */
 int utf8_valid(const char *s, size_t len);
 /* HELO/EHLO argument: printable ASCII, at most 255 bytes: 1 ok, 0 bad. */

@@ -53,9 +53,12 @@ void session_init(struct session *s, const struct config *cfg, int submission)
 
 void session_reset(struct session *s)
 {
-	for (size_t i = 0; i < s->nrcpt; i++)
+	for (size_t i = 0; i < s->nrcpt; i++) {
 		buf_free(&s->rcpts[i]);
+		buf_free(&s->rcpt_dsn[i]);
+	}
 	s->nrcpt = 0;
+	buf_free(&s->dsn_mail);
 	buf_reset(&s->from);
 	s->in_mail = s->rcpt_tried = 0;
 	s->body_8bit = s->smtputf8 = 0;
@@ -65,6 +68,7 @@ void session_free(struct session *s)
 {
 	session_reset(s);
 	free(s->rcpts);
+	free(s->rcpt_dsn);
 	buf_free(&s->from);
 	buf_free(&s->ip);
 	buf_free(&s->rdns);
@@ -137,6 +141,7 @@ static void cmd_helo(struct session *s, const struct smtp_cmd *c, int esmtp)
 		  s->lim.max_size);
 	if (config_bool(s->cfg, "smtpd_8bitmime"))	/* off: tests play a 7-bit peer */
 		io_puts(&s->io, "250-8BITMIME\r\n");
+	io_puts(&s->io, "250-DSN\r\n");
 	if (starttls_offer(s))
 		io_puts(&s->io, "250-STARTTLS\r\n");
 	if (auth_offered(s))

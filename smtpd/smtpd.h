@@ -37,6 +37,8 @@ struct session {
 	size_t nrcpt, rcpt_cap;
 	int rcpt_tried;		/* a RCPT was seen, even if refused */
 	int body_8bit, smtputf8;
+	struct buf dsn_mail;	/* DSN (RFC 3461): A ret=/envid= records for enqueue */
+	struct buf *rcpt_dsn;	/* per rcpts[i]: its O and F records, parallel */
 	/* policy, loaded on first use */
 	struct resolver res;
 	int res_state;		/* 0 not opened, 1 open, -1 failed */

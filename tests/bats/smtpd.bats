@@ -62,11 +62,12 @@ END
 	assert_line "250-PIPELINING"
 	assert_line "250-SIZE 26214400"
 	assert_line "250-8BITMIME"
+	assert_line "250-DSN"
 	assert_line "250-SMTPUTF8"
 	assert_line "250-STARTTLS"
 	assert_line "250 ENHANCEDSTATUSCODES"
 	assert_line "221 2.0.0 mx.example.test closing connection"
-	[ "$(grep -c '^250' <<<"$output")" -eq 7 ]
+	[ "$(grep -c '^250' <<<"$output")" -eq 8 ]
 	refute_line --partial "AUTH"
 }
 
@@ -133,13 +134,13 @@ RCPT TO:<demo@example.test>
 QUIT
 END
 	assert_line --index 1 "503 5.5.1 Error: send HELO/EHLO first"
-	assert_line --index 9 "503 5.5.1 Error: need MAIL command"
 	assert_line --index 10 "503 5.5.1 Error: need MAIL command"
-	assert_line --index 11 "250 2.1.0 Ok"
-	assert_line --index 12 "503 5.5.1 Error: nested MAIL command"
-	assert_line --index 13 "503 5.5.1 Error: need RCPT command"
-	assert_line --index 14 "250 2.0.0 Ok"
-	assert_line --index 15 "503 5.5.1 Error: need MAIL command"
+	assert_line --index 11 "503 5.5.1 Error: need MAIL command"
+	assert_line --index 12 "250 2.1.0 Ok"
+	assert_line --index 13 "503 5.5.1 Error: nested MAIL command"
+	assert_line --index 14 "503 5.5.1 Error: need RCPT command"
+	assert_line --index 15 "250 2.0.0 Ok"
+	assert_line --index 16 "503 5.5.1 Error: need MAIL command"
 }
 
 @test "DATA after only refused recipients gets 554 5.5.1" {
@@ -169,25 +170,25 @@ MAIL FROM:<a@client.test> BODY=BINARYMIME
 MAIL FROM:<a@client.test> FOO=bar
 MAIL FROM:<a@client.test> =x
 MAIL FROM:<a@client.test> SIZE=1000 BODY=8BITMIME
-RCPT TO:<demo@example.test> NOTIFY=NEVER
+RCPT TO:<demo@example.test> XFOO=1
 RCPT TO:demo@example.test
 RCPT TO:<demo@example..test>
 RCPT TO:<demo@example.test>
 QUIT
 END
-	assert_line --index 8 "501 5.5.4 Syntax: MAIL FROM:<address>"
 	assert_line --index 9 "501 5.5.4 Syntax: MAIL FROM:<address>"
-	assert_line --index 10 "501 5.1.7 Error: bad sender address syntax"
-	assert_line --index 11 "501 5.5.4 Error: bad SIZE parameter"
-	assert_line --index 12 "552 5.3.4 Error: message size exceeds fixed limit"
-	assert_line --index 13 "504 5.5.4 Error: unsupported BODY value"
-	assert_line --index 14 "555 5.5.4 Error: unsupported parameter"
-	assert_line --index 15 "501 5.5.4 Error: bad parameter syntax"
-	assert_line --index 16 "250 2.1.0 Ok"
-	assert_line --index 17 "555 5.5.4 Error: unsupported parameter"
-	assert_line --index 18 "501 5.5.4 Syntax: RCPT TO:<address>"
-	assert_line --index 19 "501 5.1.3 Error: bad recipient address syntax"
-	assert_line --index 20 "250 2.1.5 Ok"
+	assert_line --index 10 "501 5.5.4 Syntax: MAIL FROM:<address>"
+	assert_line --index 11 "501 5.1.7 Error: bad sender address syntax"
+	assert_line --index 12 "501 5.5.4 Error: bad SIZE parameter"
+	assert_line --index 13 "552 5.3.4 Error: message size exceeds fixed limit"
+	assert_line --index 14 "504 5.5.4 Error: unsupported BODY value"
+	assert_line --index 15 "555 5.5.4 Error: unsupported parameter"
+	assert_line --index 16 "501 5.5.4 Error: bad parameter syntax"
+	assert_line --index 17 "250 2.1.0 Ok"
+	assert_line --index 18 "555 5.5.4 Error: unsupported parameter"
+	assert_line --index 19 "501 5.5.4 Syntax: RCPT TO:<address>"
+	assert_line --index 20 "501 5.1.3 Error: bad recipient address syntax"
+	assert_line --index 21 "250 2.1.5 Ok"
 }
 
 @test "parameters after HELO (not EHLO) are refused" {
@@ -211,9 +212,9 @@ RCPT TO:<nobody@example.test>
 RCPT TO:<demo@EXAMPLE.test>
 QUIT
 END
-	assert_line --index 8 "250 2.1.0 Ok"
-	assert_line --index 9 "550 5.1.1 <nobody@example.test>: Error: user unknown"
-	assert_line --index 10 "250 2.1.5 Ok"
+	assert_line --index 9 "250 2.1.0 Ok"
+	assert_line --index 10 "550 5.1.1 <nobody@example.test>: Error: user unknown"
+	assert_line --index 11 "250 2.1.5 Ok"
 }
 
 @test "a foreign domain is refused with 554 5.7.1 (no open relay)" {
@@ -266,8 +267,8 @@ RCPT TO:<Postmaster>
 RCPT TO:<postmaster@example.test>
 QUIT
 END
-	assert_line --index 9 "250 2.1.5 Ok"
 	assert_line --index 10 "250 2.1.5 Ok"
+	assert_line --index 11 "250 2.1.5 Ok"
 }
 
 @test "too many recipients gets 452 4.5.3 and the message still goes" {
@@ -298,9 +299,9 @@ NOOP $long
 NOOP
 QUIT
 END
-	assert_line --index 8 "500 5.5.2 Error: line too long"
-	assert_line --index 9 "250 2.0.0 Ok"
-	assert_line --index 10 "221 2.0.0 mx.example.test closing connection"
+	assert_line --index 9 "500 5.5.2 Error: line too long"
+	assert_line --index 10 "250 2.0.0 Ok"
+	assert_line --index 11 "221 2.0.0 mx.example.test closing connection"
 }
 
 @test "a NUL byte or a bare CR in a command gets 500 5.5.2" {
@@ -314,7 +315,7 @@ NOOP
 QUIT
 END
 	[ "$(grep -c '^500 5.5.2 Error: bad character in command' <<<"$output")" -eq 3 ]
-	assert_line --index 11 "250 2.0.0 Ok"
+	assert_line --index 12 "250 2.0.0 Ok"
 }
 
 @test "too many errors: 421 4.7.0 and the connection is closed" {

@@ -36,7 +36,7 @@ static void fuzz_mail_rcpt(const struct smtp_cmd *c, unsigned flags)
 {
 	struct parse_opts o = {flags & 1, (flags >> 1) & 1, (flags >> 2) & 1, 1000};
 	if (c->verb == V_MAIL) {
-		struct mail_req m = {BUF_INIT, 0, 0, 0};
+		struct mail_req m = {.addr = BUF_INIT};
 		struct smtp_err e = smtp_parse_mail(c->arg, c->arglen, &o, &m);
 		check(code_ok(e.code));
 		if (e.code == 0) {
@@ -46,7 +46,7 @@ static void fuzz_mail_rcpt(const struct smtp_cmd *c, unsigned flags)
 		}
 		mail_req_free(&m);
 	} else if (c->verb == V_RCPT) {
-		struct rcpt_req r = {BUF_INIT, 0};
+		struct rcpt_req r = {.addr = BUF_INIT};
 		struct smtp_err e = smtp_parse_rcpt(c->arg, c->arglen, &o, &r);
 		check(code_ok(e.code));
 		if (e.code == 0)

@@ -42,7 +42,7 @@ static int mail(const char *arg, int *code, struct mail_req *m)
 
 static void test_mail(void)
 {
-	struct mail_req m = {BUF_INIT, 0, 0, 0};
+	struct mail_req m = {.addr = BUF_INIT};
 	int code;
 	CHECK(mail("FROM:<a@B.test>", &code, &m) == 0 && buf_eq(&m.addr, "a@b.test"));
 	CHECK(mail("FROM: <a@b.test>", &code, &m) == 0);
@@ -64,6 +64,17 @@ static void test_mail(void)
 	CHECK(mail("FROM:a@b.test", &code, &m) == 501);
 	CHECK(mail("TO:<a@b.test>", &code, &m) == 501);
 	CHECK(mail("FROM:", &code, &m) == 501);
+	CHECK(mail("FROM:<a@b.test> RET=hdrs ENVID=QQ+2B1", &code, &m) == 0 &&
+	      buf_eq(&m.ret, "HDRS") && buf_eq(&m.envid, "QQ+1"));
+	CHECK(mail("FROM:<a@b.test> RET=FULL", &code, &m) == 0 && buf_eq(&m.ret, "FULL") &&
+	      m.envid.len == 0);
+	CHECK(mail("FROM:<a@b.test> RET=NONE", &code, &m) == 501);
+	CHECK(mail("FROM:<a@b.test> RET=FULL RET=HDRS", &code, &m) == 501);
+	CHECK(mail("FROM:<a@b.test> ENVID=a+00b", &code, &m) == 501);
+	CHECK(mail("FROM:<a@b.test> ENVID=a+4", &code, &m) == 501);
+	CHECK(mail("FROM:<a@b.test> ENVID=", &code, &m) == 501);
+	CHECK(mail("FROM:<a@b.test> ENVID=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		   "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", &code, &m) == 501);
 	struct parse_opts no_utf8 = {1, 0, 0, 1000};
 	CHECK(smtp_parse_mail("FROM:<a@b.test> SMTPUTF8", 24, &no_utf8, &m).code == 555);
 	struct parse_opts helo = {0, 1, 0, 1000};
@@ -80,7 +91,7 @@ static int rcpt(const char *arg, const struct parse_opts *o, struct rcpt_req *r)
 
 static void test_rcpt(void)
 {
-	struct rcpt_req r = {BUF_INIT, 0};
+	struct rcpt_req r = {.addr = BUF_INIT};
 	struct parse_opts utf8 = {1, 1, 1, 1000};
 	CHECK(rcpt("TO:<demo@Example.test>", &esmtp, &r) == 0 && buf_eq(&r.addr, "demo@example.test"));
 	CHECK(rcpt("TO:<Postmaster>", &esmtp, &r) == 0 && r.postmaster && buf_eq(&r.addr, "postmaster"));
@@ -88,7 +99,20 @@ static void test_rcpt(void)
 	CHECK(rcpt("TO:<postmaster@x.test>", &esmtp, &r) == 0 && !r.postmaster);
 	CHECK(rcpt("TO:<postmasterx>", &esmtp, &r) == 501);
 	CHECK(rcpt("TO:<>", &esmtp, &r) == 501);
-	CHECK(rcpt("TO:<a@b.test> NOTIFY=NEVER", &esmtp, &r) == 555);
+	CHECK(rcpt("TO:<a@b.test> NOTIFY=NEVER", &esmtp, &r) == 0 && buf_eq(&r.notify, "NEVER"));
+	CHECK(rcpt("TO:<a@b.test> NOTIFY=success,Delay", &esmtp, &r) == 0 &&
+	      buf_eq(&r.notify, "SUCCESS,DELAY"));
+	CHECK(rcpt("TO:<a@b.test> NOTIFY=NEVER,SUCCESS", &esmtp, &r) == 501);
+	CHECK(rcpt("TO:<a@b.test> NOTIFY=SUCCESS,SUCCESS", &esmtp, &r) == 501);
+	CHECK(rcpt("TO:<a@b.test> NOTIFY=FAILURE,", &esmtp, &r) == 501);
+	CHECK(rcpt("TO:<a@b.test> NOTIFY=DELAY NOTIFY=DELAY", &esmtp, &r) == 501);
+	CHECK(rcpt("TO:<a@b.test> ORCPT=rfc822;x+2By@b.test", &esmtp, &r) == 0 &&
+	      buf_eq(&r.orcpt, "rfc822;x+y@b.test"));
+	CHECK(rcpt("TO:<a@b.test> ORCPT=rfc822;x+2@b.test", &esmtp, &r) == 501);
+	CHECK(rcpt("TO:<a@b.test> ORCPT=rfc822;x+0Ay", &esmtp, &r) == 501);
+	CHECK(rcpt("TO:<a@b.test> ORCPT=x@b.test", &esmtp, &r) == 501);
+	CHECK(rcpt("TO:<a@b.test> ORCPT=;x@b.test", &esmtp, &r) == 501);
+	CHECK(rcpt("TO:<a@b.test> FOO=1", &esmtp, &r) == 555);
 	CHECK(rcpt("TO:<j\xc3\xb6rg@b.test>", &esmtp, &r) == 553);
 	CHECK(rcpt("TO:<j\xc3\xb6rg@b.test>", &utf8, &r) == 0);
 	CHECK(rcpt("TO:<a@b.test", &esmtp, &r) == 501);
