@@ -203,3 +203,40 @@ report() { cat "$PH_DIR"/pylocal/bob@example.test.*; }
 	run python3 "$RR" inject "$PH_DIR" --to 'a@far.test,DELAY+FAILURE,rfc822;o@far.test'
 	assert_success
 }
+
+@test "end to end: smtpd takes RET, ENVID, NOTIFY and ORCPT; NOTIFY=SUCCESS brings a success report with them" {
+	ph_start
+	run python3 - "$PH_SMTP" <<'PY'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+s.ehlo("client.test")
+assert s.has_extn("dsn")
+msg = b"Subject: dsn e2e\r\nMessage-ID: <e2e@example.test>\r\n\r\nhello\r\n"
+s.sendmail("demo@example.test", ["demo@example.test"], msg,
+           mail_options=["RET=HDRS", "ENVID=e2e+2Bid"],
+           rcpt_options=["NOTIFY=SUCCESS", "ORCPT=rfc822;Demo+2Bx@example.test"])
+code, text = s.docmd("MAIL FROM:<demo@example.test> RET=ALL")
+print(code, text.decode())
+code, text = s.docmd("MAIL FROM:<demo@example.test> ENVID=a+4")
+print(code, text.decode())
+s.docmd("MAIL FROM:<demo@example.test>")
+code, text = s.docmd("RCPT TO:<demo@example.test> NOTIFY=NEVER,DELAY")
+print(code, text.decode())
+code, text = s.docmd("RCPT TO:<demo@example.test> ORCPT=demo@example.test")
+print(code, text.decode())
+s.quit()
+PY
+	assert_success
+	assert_line "501 5.5.4 Error: bad RET parameter"
+	assert_line "501 5.5.4 Error: bad ENVID parameter"
+	assert_line "501 5.5.4 Error: bad NOTIFY parameter"
+	assert_line "501 5.5.4 Error: bad ORCPT parameter"
+	ph_wait_count "$(ph_maildir demo)/new" 2
+	run sh -c "cat '$(ph_maildir demo)'/new/*"
+	assert_line "Subject: Successful Mail Delivery Report"
+	assert_line "Original-Envelope-Id: e2e+id"
+	assert_line "Original-Recipient: rfc822;Demo+x@example.test"
+	assert_line "Action: delivered"
+	assert_line "Status: 2.0.0"
+	assert_line "Content-Type: text/rfc822-headers"
+}
