@@ -25,7 +25,10 @@
  *     recipients are deferred (4.4.1).  Temporary failures are retried after an
  *     interval from retry_min doubling to retry_max; after queue_lifetime
  *     they bounce.  Permanent failures bounce (RFC 3464, via enqueue, with
- *     the null sender; never to the null sender).  A message is removed
+ *     the null sender; never to the null sender; a failed report of ours
+ *     goes to the postmaster), as the recipient's DSN NOTIFY allows; NOTIFY
+ *     =SUCCESS gets a success report, and a message still pending after
+ *     delay_warning one delay notice.  A message is removed
  *     when every recipient is done.  SIGTERM: exit at once; whatever was
  *     in flight is attempted again at the next start, and local's Maildir
  *     names make the repeat harmless.  SIGHUP: reopen the tables.
