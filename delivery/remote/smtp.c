@@ -488,11 +488,11 @@ static void log_results(struct peer *p)
 {
 	struct buf safe = BUF_INIT;
 	for (size_t i = 0; i < p->rq->nrcpts; i++) {
-		const struct remote_rcpt *r = &p->rq->rcpts[i];
+		struct remote_rcpt *r = &p->rq->rcpts[i];
 		const char *st = r->status == '2' ? "sent" : r->status == '5' ? "bounced" : "deferred";
 		log_info("%s: to=<%s> relay=%s[%s]:%d status=%s (%s) tls=%s", p->rq->qid.s,
 			 log_safe(&safe, r->addr.s, r->addr.len, 300), p->t->name, p->ip, p->t->port,
-			 st, r->text.s ? r->text.s : "", p->tls.len ? buf_cstr(&p->tls) : "none");
+			 st, buf_cstr(&r->text), p->tls.len ? buf_cstr(&p->tls) : "none");
 	}
 	buf_free(&safe);
 }
