@@ -159,7 +159,7 @@ static void fuzz_data(const char *s, size_t n, size_t piece)
 	if (d1.done) {
 		check(u1 >= 3 && memcmp(s + u1 - 3, ".\r\n", 3) == 0);
 		check(u1 == 3 || (u1 >= 5 && memcmp(s + u1 - 5, "\r\n.\r\n", 5) == 0));
-		if (!d1.bare_lf && !d1.bare_cr)
+		if (!d1.bare_lf && !d1.bare_cr && !d1.nul)
 			check_roundtrip(s, u1, &o1);
 	}
 	struct hdr_scan h1, h2;
