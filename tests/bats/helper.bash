@@ -46,6 +46,10 @@ ph_instance() {
 	posthorn init "$PH_DIR" --domain example.test --hostname mx.example.test \
 		--listen 127.0.0.1 --port-base "$PH_BASE" "$@" >/dev/null
 	echo demo | posthorn -C "$PH_DIR" user add demo@example.test >/dev/null
+	# Loopback only: no test may ask the machine's resolver.  Nothing
+	# answers on this port, so a lookup fails at once (a temporary DNS
+	# failure); tests that need DNS start dnsmasq and override it.
+	echo "dns_resolver = 127.0.0.1:9" >>"$PH_DIR/etc/posthorn.conf"
 }
 
 ph_start() {
