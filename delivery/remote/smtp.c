@@ -528,6 +528,9 @@ static int session(struct peer *p, enum tls_policy pol, int tls_allowed)
 	} else if (pol >= TLSP_ENCRYPT) {
 		rcpt_set_all(p->rq, '4', "4.7.5 %s[%s] offers no STARTTLS, TLS policy requires it",
 			     p->t->name, p->ip);
+		log_warn("%s: %s[%s] offers no STARTTLS, TLS policy requires it", p->rq->qid.s,
+			 p->t->name, p->ip);
+		quit(p);	/* a clean end, not a dropped connection */
 		return TRY_NEXT;
 	}
 	transaction(p);

@@ -129,8 +129,10 @@ alog() { echo "$RP_A/log/posthorn.log"; }
 	[ "$(ls "$(box "$RP_C" demo c.test)" | wc -l)" = 0 ]
 	run grep "from=<s1@a.test>" "$RP_C/log/posthorn.log"
 	assert_failure
-	run grep -E "MAIL|RCPT" "$RP_C/log/posthorn.log"
-	refute_output --partial "s1@a.test"
+	# A said QUIT rather than dropping the connection
+	run grep -E "lost connection|disconnect" "$RP_C/log/posthorn.log"
+	assert_output --partial "helo=mx.a.test messages=0"
+	refute_output --partial "lost connection"
 }
 
 @test "tls-policy verify: a CA that did not sign B's certificate defers, the right CA delivers" {
@@ -220,4 +222,10 @@ PY
 	assert_output --regexp "Original-Recipient: ?rfc822; ?x@b.test"
 	refute_output --regexp "Action: ?relayed"
 	refute_output --partial "secret body text"
+}
+
+@test "DSN: A issues no relayed report of its own when B took the NOTIFY request" {
+	skip "known bug: qmgr reports 'relayed' for every remote success with NOTIFY=SUCCESS, even when the next hop offered DSN (RFC 3461 4.1(b)): the sender gets two success reports"
+	run grep -l "Action: relayed" "$(box "$RP_A" demo a.test)"/*
+	assert_failure
 }
