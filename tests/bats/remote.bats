@@ -18,7 +18,7 @@ dns_port() {
 
 setup_file() {
 	[ "$(id -u)" = 0 ] || return 0
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.3",25))' 2>/dev/null || return 0
+	python3 -c 'import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.3",25))' 2>/dev/null || return 0
 	RT_TOP=$(mktemp -d /tmp/posthorn-test.XXXXXX)
 	chmod 755 "$RT_TOP"
 	export RT_TOP RT_A=$RT_TOP/a RT_B=$RT_TOP/b
