@@ -23,6 +23,7 @@ struct remote_rcpt {
 	struct buf orcpt;	/* O: may be empty */
 	struct buf notify;	/* F: may be empty */
 	char status;		/* '2', '4', '5'; 0 = not yet decided */
+	int dsn_passed;		/* accepted by a peer that offered DSN: it reports */
 	struct buf text;	/* enhanced code and text for the reply */
 };
 

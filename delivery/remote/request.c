@@ -89,6 +89,8 @@ int reply_send(int sock, const struct remote_request *rq)
 		buf_printf(&num, "%lu", r->index);
 		rec_put(&p, 'X', num.s, num.len);
 		rec_put(&p, 'C', &st, 1);
+		if (st == '2' && r->dsn_passed)
+			rec_puts(&p, 'P', "1");
 		if (r->text.len)
 			rec_put(&p, 'W', r->text.s, r->text.len);
 		else

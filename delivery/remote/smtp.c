@@ -144,6 +144,9 @@ static int has_enhanced(const struct buf *r)
 static void set_from_reply(struct peer *p, struct remote_rcpt *r)
 {
 	char cls = p->code >= 500 ? '5' : p->code >= 400 ? '4' : '2';
+	/* RFC 3461 4.1: a next hop that offered DSN took the NOTIFY request
+	 * over, so no "relayed" report of ours is due */
+	r->dsn_passed = cls == '2' && (p->ext & EXT_DSN) != 0;
 	if (p->code < 0) {
 		rcpt_set(r, '4', "4.4.2 %s[%s] lost connection or timed out (%s)", p->t->name, p->ip,
 			 p->stage);

@@ -34,6 +34,7 @@ static void job_free(struct job *j)
 	}
 	qfile_free(&j->q);
 	free(j->result);
+	free(j->dsn_passed);
 	free(j->why);
 	free(j->hop);
 	free(j->mta);
@@ -126,6 +127,7 @@ struct job *job_open(struct qmgr *m, const struct entry *e)
 	}
 	size_t n = j->q.nrcpt ? j->q.nrcpt : 1;
 	j->result = xcalloc(n, 1);
+	j->dsn_passed = xcalloc(n, 1);
 	j->why = xcalloc(n, sizeof *j->why);
 	j->hop = xcalloc(n, sizeof *j->hop);
 	j->mta = xcalloc(n, sizeof *j->mta);
@@ -399,7 +401,7 @@ static size_t classify(struct job *j, int expired, struct buf *recs, size_t *mar
 		const struct qrcpt *r = &j->q.rcpts[i];
 		if (c == '2') {
 			log_rcpt(j, i, "sent");
-			if (j->q.sender.len && qfile_notify(r, "SUCCESS"))
+			if (j->q.sender.len && qfile_notify(r, "SUCCESS") && !j->dsn_passed[i])
 				put_report(recs, j, i, c);
 			(*marks)++;
 		} else if (c == '5' || (c == '4' && expired)) {

@@ -28,6 +28,7 @@ struct job {
 	int rofd;		/* the same file read-only: passed to local */
 	struct qfile q;
 	char *result;		/* per recipient: 0 not tried, '2', '4', '5' */
+	char *dsn_passed;	/* per recipient: the next hop took the DSN request */
 	struct buf *why;	/* per recipient: reply text */
 	struct buf *hop;	/* per recipient: next hop (remote ones only) */
 	struct buf *mta;	/* per recipient: remote MTA "name[ip]" */

@@ -384,14 +384,19 @@ static void take_answers(struct qmgr *m, struct rslot *s, const char *p, size_t 
 	const char *d;
 	size_t len, rcpt = SIZE_MAX;
 	unsigned long long x;
+	int passed = 0;
 	while (rec_parse(p, n, &off, &type, &d, &len) == 1) {
 		if (type == 'X') {
 			rcpt = mem_to_u64(d, len, &x) == 0 && in_slot(s, (size_t)x, &rcpt) ? rcpt : SIZE_MAX;
 			cls = 0;
+			passed = 0;
 		} else if (type == 'C' && len == 1 && (d[0] == '2' || d[0] == '4' || d[0] == '5')) {
 			cls = d[0];
+		} else if (type == 'P') {
+			passed = cls == '2';
 		} else if (type == 'W' && rcpt != SIZE_MAX && cls && len <= 4000) {
 			job_result(m, s->job, rcpt, cls, d, len);
+			s->job->dsn_passed[rcpt] = (char)passed;
 			rcpt = SIZE_MAX;
 		}
 	}
