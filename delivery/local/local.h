@@ -1,7 +1,8 @@
 /* local.h: the pieces of libexec/local shared between its files: one
  * delivery request from qmgr (doc/design.md "qmgr <-> local"), its reply,
  * the socket side (request.c), the delivery itself (deliver.c) and the
- * per-request child processes (children.c). */
+ * per-request child processes (children.c); the skeleton they share with
+ * remote is common/agent.c. */
 #ifndef POSTHORN_LOCAL_H
 #define POSTHORN_LOCAL_H
 
@@ -48,14 +49,10 @@ void reply_set(struct local_reply *rp, char status, const char *fmt, ...)
 void local_deliver(const struct config *cfg, const struct local_request *rq,
 		   struct local_reply *rp);
 
-/* Children: one per request, tracked by pid so a child that dies without
+/* Children: one per request (the table is common/agent.c's), each
+ * remembered by its request id so that a child that dies without
  * answering still gets its request answered (temporary failure). */
 void children_init(size_t max);
-size_t children_running(void);
-int children_full(void);
 void children_add(pid_t pid, const struct buf *id);
-/* Reaps exited children; answers for those that did not exit 0.  With
- * block, waits for every child. */
-void children_reap(int sock, int block);
 
 #endif

@@ -33,69 +33,22 @@
  *	mail_dir/MAILBOX/maildirsize for mailboxes with a quota.
  */
 #include "local.h"
+#include "agent.h"
 #include "log.h"
-#include "privsep.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#define LOCAL_SOCKET_FD 3
 /* A delivery that takes longer than this is stuck (a hung filesystem, a
  * FIFO where a file should be): the child is killed by SIGALRM and the
  * parent answers 4.3.0, well before qmgr gives up on the request. */
 #define LOCAL_CHILD_TIMEOUT 600
 
-static int sigpipe_fds[2] = {-1, -1};
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-	int e = errno;
-	if (sig == SIGTERM || sig == SIGINT)
-		stopping = 1;
-	ssize_t w = write(sigpipe_fds[1], "x", 1);	/* wakes poll() */
-	(void)w;
-	errno = e;
-}
-
-static void signals_setup(void)
-{
-	if (pipe2(sigpipe_fds, O_NONBLOCK | O_CLOEXEC) < 0)
-		die(111, "pipe: %s", strerror(errno));
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static void drain_sigpipe(void)
-{
-	char junk[64];
-	while (read(sigpipe_fds[0], junk, sizeof junk) > 0)
-		;
-}
-
 /* The child: deliver, answer, exit 0 only when the answer went out. */
 static void __attribute__((noreturn))
 run_child(const struct config *cfg, int sock, struct local_request *rq)
 {
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	close(sigpipe_fds[0]);
-	close(sigpipe_fds[1]);
-	alarm(LOCAL_CHILD_TIMEOUT);
 	struct local_reply rp = {'4', BUF_INIT};
 	local_deliver(cfg, rq, &rp);
 	int r = reply_send(sock, &rq->id, rp.status, rp.text.s, rp.text.len);
@@ -108,7 +61,7 @@ run_child(const struct config *cfg, int sock, struct local_request *rq)
 
 static void start_child(const struct config *cfg, int sock, struct local_request *rq)
 {
-	pid_t pid = fork();
+	pid_t pid = agent_fork(LOCAL_CHILD_TIMEOUT);
 	if (pid == 0)
 		run_child(cfg, sock, rq);
 	if (pid < 0) {
@@ -143,65 +96,12 @@ static int handle_request(const struct config *cfg, int sock)
 	return k == 0 ? -1 : 0;
 }
 
-/* Waits for a request or a signal; 0 go on, -1 the socket is closed. */
-static int serve_once(const struct config *cfg, int sock)
-{
-	struct pollfd p[2] = {{sigpipe_fds[0], POLLIN, 0}, {sock, POLLIN, 0}};
-	nfds_t n = children_full() ? 1 : 2;	/* full: let requests wait */
-	if (poll(p, n, -1) < 0 && errno != EINTR)
-		die(111, "poll: %s", strerror(errno));
-	if (p[0].revents)
-		drain_sigpipe();
-	children_reap(sock, 0);
-	if (n == 2 && !stopping && p[1].revents)
-		return handle_request(cfg, sock);
-	return 0;
-}
-
-/* fd 3 must be the SOCK_SEQPACKET socket from master, not an accident of
- * whoever ran us by hand. */
-static void check_socket(int fd)
-{
-	int type = 0;
-	socklen_t len = sizeof type;
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET)
-		die(111, "fd %d is not a SOCK_SEQPACKET socket to qmgr", fd);
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
-static void usage(void)
-{
-	log_error("usage: local [-c CONFIGFILE]");
-	exit(2);
-}
-
 int main(int argc, char **argv)
 {
-	const char *cfgpath = NULL;
-	int opt;
-	log_init("local", 0);
-	while ((opt = getopt(argc, argv, "c:")) != -1) {
-		if (opt == 'c')
-			cfgpath = optarg;
-		else
-			usage();
-	}
-	if (optind != argc)
-		usage();
 	struct config cfg;
-	struct buf err = BUF_INIT;
-	if (config_load(&cfg, cfgpath ? cfgpath : config_default_path(), &err) < 0)
-		die(111, "%s", buf_cstr(&err));
-	log_init("local", config_bool(&cfg, "log_syslog"));
-	priv_drop(config_str(&cfg, "user_mail"), (gid_t)-1);	/* no-op unless root */
-	check_socket(LOCAL_SOCKET_FD);
-	long long conc = config_num(&cfg, "local_concurrency");
-	children_init(conc < 1 ? 1 : conc > 1000 ? 1000 : (size_t)conc);
-	signals_setup();
-	while (!stopping && serve_once(&cfg, LOCAL_SOCKET_FD) == 0)
-		;
-	children_reap(LOCAL_SOCKET_FD, 1);
+	agent_start("local", argc, argv, "user_mail", &cfg);
+	children_init(agent_concurrency(&cfg, "local_concurrency"));
+	agent_serve(&cfg, AGENT_SOCKET_FD, handle_request);
 	config_free(&cfg);
-	buf_free(&err);
 	return 0;
 }

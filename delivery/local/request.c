@@ -3,6 +3,7 @@
  * against its own limit and syntax, and sends reply packets.  Anything
  * qmgr sends is treated as input to validate, not as trusted. */
 #include "local.h"
+#include "agent.h"
 #include "addr.h"
 #include "qfile.h"
 #include "record.h"
@@ -10,12 +11,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-/* More descriptors than this in one packet are closed unused. */
-#define LOCAL_MAX_FDS 8
 
 void request_init(struct local_request *rq)
 {
@@ -51,84 +47,22 @@ int reply_send(int sock, const struct buf *id, char status, const char *text, si
 	rec_put(&p, 'N', id->s ? id->s : "", id->len);
 	rec_put(&p, 'C', &status, 1);
 	rec_put(&p, 'W', text, len);
-	ssize_t n;
-	do
-		n = send(sock, p.s, p.len, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	int r = n == (ssize_t)p.len ? 0 : -1;
-	int e = n < 0 ? errno : EMSGSIZE;
+	int r = agent_send(sock, &p);
+	int e = errno;
 	buf_free(&p);
 	errno = e;
 	return r;
 }
 
-/* Keeps the first descriptor passed, closes the others.  A truncated
- * control message may have lost descriptors: all are closed then. */
-static int take_fds(struct msghdr *msg, int *fd)
+static int set_text(struct buf *b, const char *d, size_t n, size_t max, int need_at)
 {
-	int bad = (msg->msg_flags & MSG_CTRUNC) != 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < n; i++) {
-			int f;
-			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-			if (*fd < 0 && !bad)
-				*fd = f;
-			else
-				close(f);
-		}
-	}
-	if (bad && *fd >= 0) {
-		close(*fd);
-		*fd = -1;
-	}
-	return bad ? -1 : 0;
-}
-
-static int printable(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f)
-			return 0;
-	}
-	return 1;
+	return agent_set_if(b, d, n,
+			    n <= max && agent_printable(d, n) && (!need_at || memchr(d, '@', n)));
 }
 
 static int id_ok(const char *s, size_t n)
 {
-	if (n == 0 || n > LOCAL_ID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-		      (c >= 'A' && c <= 'Z') || c == '-' || c == '_' || c == '.'))
-			return 0;
-	}
-	return 1;
-}
-
-/* Keeps d as a C string when it passed its check. */
-static int set_if(struct buf *b, const char *d, size_t n, int ok)
-{
-	if (!ok)
-		return -1;
-	buf_set(b, d, n);
-	buf_cstr(b);
-	return 0;
-}
-
-static int set_text(struct buf *b, const char *d, size_t n, size_t max, int need_at)
-{
-	return set_if(b, d, n, n <= max && printable(d, n) && (!need_at || memchr(d, '@', n)));
-}
-
-/* A decimal number no bigger than max. */
-static int set_num(unsigned long long *v, const char *d, size_t n, unsigned long long max)
-{
-	return mem_to_u64(d, n, v) == 0 && *v <= max ? 0 : -1;
+	return agent_id_ok(s, n, LOCAL_ID_MAX);
 }
 
 /* One record into the request; seen[] catches duplicates. */
@@ -150,19 +84,19 @@ static int take_record(struct local_request *rq, char type, const char *d, size_
 	unsigned long long v = 0;
 	int r = 0;
 	switch (type) {
-	case 'N': r = set_if(&rq->id, d, n, id_ok(d, n)); break;
-	case 'Q': r = set_if(&rq->qid, d, n, qid_valid(d, n)); break;
+	case 'N': r = agent_set_if(&rq->id, d, n, id_ok(d, n)); break;
+	case 'Q': r = agent_set_if(&rq->qid, d, n, qid_valid(d, n)); break;
 	case 'S': r = set_text(&rq->sender, d, n, ADDR_MAX, 0); break;
 	case 'R': r = set_text(&rq->rcpt, d, n, ADDR_MAX, 1); break;
 	case 'O': r = set_text(&rq->orcpt, d, n, LOCAL_ORCPT_MAX, 0); break;
-	case 'P': r = set_num(&rq->off, d, n, (1ULL << 62)); break;
-	case 'L': r = set_num(&rq->len, d, n, (1ULL << 62)); break;
+	case 'P': r = agent_set_num(&rq->off, d, n, (1ULL << 62)); break;
+	case 'L': r = agent_set_num(&rq->len, d, n, (1ULL << 62)); break;
 	case 'T':
-		r = set_num(&v, d, n, (1ULL << 62));
+		r = agent_set_num(&v, d, n, (1ULL << 62));
 		rq->arrival = (long long)v;
 		break;
 	case 'X':
-		r = set_num(&v, d, n, 0xffffffffUL);
+		r = agent_set_num(&v, d, n, 0xffffffffUL);
 		rq->index = (unsigned long)v;
 		break;
 	}
@@ -174,21 +108,20 @@ static int take_record(struct local_request *rq, char type, const char *d, size_
 /* The queue file must be a regular file that holds the whole message. */
 static int check_fd(const struct local_request *rq, struct buf *err)
 {
-	struct stat st;
-	if (rq->fd < 0) {
+	switch (agent_check_fd(rq->fd, rq->off, rq->len)) {
+	case AGENT_FD_OK:
+		return 0;
+	case AGENT_FD_NONE:
 		buf_puts(err, "no queue file descriptor");
-		return -1;
-	}
-	if (fstat(rq->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		break;
+	case AGENT_FD_NOTREG:
 		buf_puts(err, "queue file descriptor is not a regular file");
-		return -1;
-	}
-	if (rq->off > (unsigned long long)st.st_size ||
-	    rq->len > (unsigned long long)st.st_size - rq->off) {
+		break;
+	case AGENT_FD_RANGE:
 		buf_puts(err, "message range outside the queue file");
-		return -1;
+		break;
 	}
-	return 0;
+	return -1;
 }
 
 static int parse_packet(struct local_request *rq, const char *p, size_t n, struct buf *err)
@@ -232,30 +165,17 @@ static void salvage_id(struct local_request *rq, const char *p, size_t n)
 int request_recv(int sock, struct local_request *rq, struct buf *err)
 {
 	static char packet[LOCAL_PACKET_MAX + 1];
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * LOCAL_MAX_FDS)];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = {packet, sizeof packet};
-	struct msghdr msg = {0};
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = ctl.buf;
-	msg.msg_controllen = sizeof ctl.buf;
-	ssize_t n;
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return 0;	/* closed, or broken: either way qmgr is gone */
-	int fdbad = take_fds(&msg, &rq->fd);
-	if ((msg.msg_flags & MSG_TRUNC) || (size_t)n > LOCAL_PACKET_MAX) {
-		salvage_id(rq, packet, (size_t)n);
+	size_t n;
+	int trunc, fdbad;
+	if (!agent_recv(sock, packet, LOCAL_PACKET_MAX, &rq->fd, &n, &trunc, &fdbad))
+		return 0;	/* qmgr is gone */
+	if (trunc || n > LOCAL_PACKET_MAX) {
+		salvage_id(rq, packet, n);
 		buf_puts(err, "request packet too long");
 		return -1;
 	}
-	int r = parse_packet(rq, packet, (size_t)n, err);	/* also for the id */
-	if (fdbad < 0) {
+	int r = parse_packet(rq, packet, n, err);	/* also for the id */
+	if (fdbad) {
 		buf_reset(err);
 		buf_puts(err, "control message truncated");
 		return -1;

@@ -53,58 +53,18 @@
  *	tls-policy.cdb beside it, smtp_tls_ca.
  */
 #include "remote.h"
+#include "agent.h"
 #include "log.h"
-#include "privsep.h"
 #include "table.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#define REMOTE_SOCKET_FD 3
 /* The child's whole life: every stage has its own timeout, this only
  * catches what they cannot (a DNS library stuck, a bug). */
 #define REMOTE_CHILD_TIMEOUT 3000
-
-static int sigpipe_fds[2] = {-1, -1};
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-	int e = errno;
-	if (sig == SIGTERM || sig == SIGINT)
-		stopping = 1;
-	ssize_t w = write(sigpipe_fds[1], "x", 1);
-	(void)w;
-	errno = e;
-}
-
-static void signals_setup(void)
-{
-	if (pipe2(sigpipe_fds, O_NONBLOCK | O_CLOEXEC) < 0)
-		die(111, "pipe: %s", strerror(errno));
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static void drain_sigpipe(void)
-{
-	char junk[64];
-	while (read(sigpipe_fds[0], junk, sizeof junk) > 0)
-		;
-}
 
 static enum tls_policy tls_policy(const struct config *cfg, const struct remote_request *rq)
 {
@@ -154,12 +114,6 @@ static void deliver(const struct config *cfg, struct remote_request *rq)
 static void __attribute__((noreturn))
 run_child(const struct config *cfg, int sock, struct remote_request *rq)
 {
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	close(sigpipe_fds[0]);
-	close(sigpipe_fds[1]);
-	alarm(REMOTE_CHILD_TIMEOUT);
 	deliver(cfg, rq);
 	int r = reply_send(sock, rq);
 	if (r < 0)
@@ -170,7 +124,7 @@ run_child(const struct config *cfg, int sock, struct remote_request *rq)
 
 static void start_child(const struct config *cfg, int sock, struct remote_request *rq)
 {
-	pid_t pid = fork();
+	pid_t pid = agent_fork(REMOTE_CHILD_TIMEOUT);
 	if (pid == 0)
 		run_child(cfg, sock, rq);
 	if (pid < 0) {
@@ -201,63 +155,15 @@ static int handle_request(const struct config *cfg, int sock)
 	return k == 0 ? -1 : 0;
 }
 
-static int serve_once(const struct config *cfg, int sock)
-{
-	struct pollfd p[2] = {{sigpipe_fds[0], POLLIN, 0}, {sock, POLLIN, 0}};
-	nfds_t n = children_full() ? 1 : 2;
-	if (poll(p, n, -1) < 0 && errno != EINTR)
-		die(111, "poll: %s", strerror(errno));
-	if (p[0].revents)
-		drain_sigpipe();
-	children_reap(sock, 0);
-	if (n == 2 && !stopping && p[1].revents)
-		return handle_request(cfg, sock);
-	return 0;
-}
-
-static void check_socket(int fd)
-{
-	int type = 0;
-	socklen_t len = sizeof type;
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET)
-		die(111, "fd %d is not a SOCK_SEQPACKET socket to qmgr", fd);
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
-static void usage(void)
-{
-	log_error("usage: remote [-c CONFIGFILE]");
-	exit(2);
-}
-
 int main(int argc, char **argv)
 {
-	const char *cfgpath = NULL;
-	int opt;
-	log_init("remote", 0);
-	while ((opt = getopt(argc, argv, "c:")) != -1) {
-		if (opt == 'c')
-			cfgpath = optarg;
-		else
-			usage();
-	}
-	if (optind != argc)
-		usage();
 	struct config cfg;
 	struct buf err = BUF_INIT;
-	if (config_load(&cfg, cfgpath ? cfgpath : config_default_path(), &err) < 0)
-		die(111, "%s", buf_cstr(&err));
-	log_init("remote", config_bool(&cfg, "log_syslog"));
-	priv_drop(config_str(&cfg, "user_remote"), (gid_t)-1);	/* no-op unless root */
-	check_socket(REMOTE_SOCKET_FD);
+	agent_start("remote", argc, argv, "user_remote", &cfg);
 	if (dns_setup(config_str(&cfg, "dns_resolver"), &err) < 0)
 		die(111, "%s", buf_cstr(&err));
-	long long conc = config_num(&cfg, "remote_concurrency");
-	children_init(conc < 1 ? 1 : conc > 1000 ? 1000 : (size_t)conc);
-	signals_setup();
-	while (!stopping && serve_once(&cfg, REMOTE_SOCKET_FD) == 0)
-		;
-	children_reap(REMOTE_SOCKET_FD, 1);
+	children_init(agent_concurrency(&cfg, "remote_concurrency"));
+	agent_serve(&cfg, AGENT_SOCKET_FD, handle_request);
 	config_free(&cfg);
 	buf_free(&err);
 	return 0;

@@ -2,7 +2,8 @@
  * delivery request from qmgr (doc/design.md "Remote delivery"), the socket
  * side (request.c), routing through DNS (route.c), the ESMTP client
  * (smtp.c), the message body on the wire (body.c) and the per-request
- * child processes (children.c). */
+ * child processes (children.c); the skeleton they share with local is
+ * common/agent.c. */
 #ifndef POSTHORN_REMOTE_H
 #define POSTHORN_REMOTE_H
 
@@ -80,11 +81,10 @@ int body_send(struct io *io, int fd, unsigned long long off, unsigned long long 
 /* Whether the message bytes hold any byte >= 0x80. -1 on read error. */
 int body_is_8bit(int fd, unsigned long long off, unsigned long long len);
 
-/* Children: one per request; a child that dies without answering has its
- * request answered (4.3.0) by the parent. */
+/* Children: one per request (the table is common/agent.c's); a child
+ * that dies without answering has its request answered (4.3.0) by the
+ * parent. */
 void children_init(size_t max);
-int children_full(void);
 void children_add(pid_t pid, const struct remote_request *rq);
-void children_reap(int sock, int block);
 
 #endif
