@@ -212,11 +212,7 @@ void children_reap(const struct config *cfg, int stopping)
 		if (child_take(pid, &c) < 0)
 			continue;
 		log_exit(&c, status);
-		if (c.kind == CHILD_AUTH)
-			authd_lost(stopping);
-		else if (c.kind == CHILD_MAILBOXD)
-			mailboxd_lost(stopping);
-		else if (c.kind != CHILD_SMTPD)
+		if (c.kind != CHILD_SMTPD && sockds_lost(c.kind, stopping) < 0)
 			pair_lost(stopping);
 	}
 }

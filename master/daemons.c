@@ -1,9 +1,13 @@
-/* daemons.c: the master's side of the auth daemon (auth/): binds
- * run_dir/auth.sock as root (owner user_auth, group of user_login, mode
- * 0660: smtpd and the login stages connect, nobody else), starts
- * libexec/auth as user_auth with that listening socket on fd 3, and
- * restarts it after a growing delay when it dies.  The socket stays bound
- * in the master, so clients never see it vanish during a restart. */
+/* daemons.c: the master's side of the daemons that serve a UNIX socket the
+ * master binds: auth (auth/) on run_dir/auth.sock (SOCK_STREAM, owner
+ * user_auth, group of user_login, mode 0660: smtpd and the login stages
+ * connect, nobody else) and mailboxd (pop3d/spawner/) on
+ * run_dir/mailbox.sock (SOCK_SEQPACKET, user_auth, mode 0600: only the auth
+ * daemon may hand a login over).  One table describes both; the same code
+ * binds each socket as root, starts the program as its user with the
+ * listening socket on fd 3, and restarts it after a growing delay when it
+ * dies.  The sockets stay bound in the master, so clients never see them
+ * vanish during a restart.  Used by main.c and children.c. */
 #include "master.h"
 #include "fsutil.h"
 #include "log.h"
@@ -11,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,10 +24,30 @@
 #define RESTART_MIN 1
 #define RESTART_MAX 30
 
-static int auth_fd = -1;
-static struct buf sock_path = BUF_INIT;
-static time_t auth_restart_at;
-static int auth_delay = RESTART_MIN;
+struct socket_daemon {
+	const char *name;	/* program in libexec_dir, and its name in the log */
+	const char *what;	/* for "cannot start: no ..." */
+	const char *sock;	/* file name in run_dir */
+	int type;		/* SOCK_STREAM or SOCK_SEQPACKET */
+	const char *owner_key;	/* config key of the socket's owner */
+	int login_group;	/* group: user_login's (1) or the owner's (0) */
+	mode_t mode;
+	const char *user_key;	/* config key of the user it runs as */
+	enum child_kind kind;
+	/* state */
+	int fd;
+	struct buf path;
+	time_t restart_at;
+	int delay;
+};
+
+static struct socket_daemon sockds[] = {
+	{"auth", "auth socket", "auth.sock", SOCK_STREAM, "user_auth", 1, 0660, "user_auth",
+	 CHILD_AUTH, -1, BUF_INIT, 0, RESTART_MIN},
+	{"mailboxd", "mailbox socket", "mailbox.sock", SOCK_SEQPACKET, "user_auth", 0, 0600,
+	 "user_mail", CHILD_MAILBOXD, -1, BUF_INIT, 0, RESTART_MIN},
+};
+#define NSOCKDS (sizeof sockds / sizeof sockds[0])
 
 gid_t login_gid(const struct config *cfg)
 {
@@ -34,20 +57,25 @@ gid_t login_gid(const struct config *cfg)
 	return a.gid;
 }
 
-static int sock_owner(const struct config *cfg, const char *path)
+static int sock_owner(const struct config *cfg, const struct socket_daemon *d)
 {
 	struct account a;
-	gid_t g = login_gid(cfg);
+	const char *path = d->path.s;
 	if (!priv_is_root())
-		return chmod(path, 0660);
-	if (account_lookup(config_str(cfg, "user_auth"), &a) < 0 || g == (gid_t)-1) {
+		return chmod(path, d->mode);
+	if (account_lookup(config_str(cfg, d->owner_key), &a) < 0) {
 		errno = ENOENT;
 		return -1;
 	}
-	return chown(path, a.uid, g) < 0 ? -1 : chmod(path, 0660);
+	gid_t g = d->login_group ? login_gid(cfg) : a.gid;
+	if (g == (gid_t)-1) {
+		errno = ENOENT;
+		return -1;
+	}
+	return chown(path, a.uid, g) < 0 ? -1 : chmod(path, d->mode);
 }
 
-static int bind_unix(const char *path)
+static int bind_unix(const char *path, int type)
 {
 	struct sockaddr_un sa;
 	memset(&sa, 0, sizeof sa);
@@ -57,7 +85,7 @@ static int bind_unix(const char *path)
 		return -1;
 	}
 	memcpy(sa.sun_path, path, strlen(path));
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	/* we hold the master lock: a socket file left here is stale */
 	unlink(path);
 	mode_t old = umask(0177);	/* no window with a wider mode */
@@ -73,78 +101,116 @@ static int bind_unix(const char *path)
 	return fd;
 }
 
-int authd_open(const struct config *cfg)
+static int sockd_open(const struct config *cfg, struct socket_daemon *d)
 {
-	const char *dir = config_str(cfg, "run_dir");
-	buf_reset(&sock_path);
-	buf_printf(&sock_path, "%s/auth.sock", dir);
-	if (dir_ensure(dir, 0755, priv_is_root() ? 0 : (uid_t)-1, 0) < 0) {
-		log_error("%s: %s", dir, strerror(errno));
-		return -1;
-	}
-	auth_fd = bind_unix(buf_cstr(&sock_path));
-	if (auth_fd < 0 || sock_owner(cfg, sock_path.s) < 0) {
-		log_error("cannot listen on %s: %s", sock_path.s, strerror(errno));
+	buf_reset(&d->path);
+	buf_printf(&d->path, "%s/%s", config_str(cfg, "run_dir"), d->sock);
+	d->fd = bind_unix(buf_cstr(&d->path), d->type);
+	if (d->fd < 0 || sock_owner(cfg, d) < 0) {
+		log_error("cannot listen on %s: %s", d->path.s, strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-void authd_close(void)
+int sockds_open(const struct config *cfg, const char **what)
 {
-	if (auth_fd >= 0) {
-		close(auth_fd);
-		unlink(buf_cstr(&sock_path));
+	const char *dir = config_str(cfg, "run_dir");
+	*what = sockds[0].what;
+	if (dir_ensure(dir, 0755, priv_is_root() ? 0 : (uid_t)-1, 0) < 0) {
+		log_error("%s: %s", dir, strerror(errno));
+		return -1;
 	}
-	auth_fd = -1;
-	buf_free(&sock_path);
+	for (size_t i = 0; i < NSOCKDS; i++) {
+		*what = sockds[i].what;
+		if (sockd_open(cfg, &sockds[i]) < 0)
+			return -1;
+	}
+	return 0;
 }
 
-void authd_start(const struct config *cfg)
+void sockds_close(void)
 {
-	auth_restart_at = 0;
-	if (auth_fd < 0)
+	for (size_t i = 0; i < NSOCKDS; i++) {
+		struct socket_daemon *d = &sockds[i];
+		if (d->fd >= 0) {
+			close(d->fd);
+			unlink(buf_cstr(&d->path));
+		}
+		d->fd = -1;
+		buf_free(&d->path);
+	}
+}
+
+static void sockd_start(const struct config *cfg, struct socket_daemon *d)
+{
+	d->restart_at = 0;
+	if (d->fd < 0)
 		return;
 	pid_t pid = fork();
 	if (pid == 0) {
 		child_setup();
 		int nul = open("/dev/null", O_RDONLY);
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(2, 1) < 0 || dup2(auth_fd, 3) < 0)
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(2, 1) < 0 || dup2(d->fd, 3) < 0)
 			_exit(111);
-		priv_drop(config_str(cfg, "user_auth"), (gid_t)-1);
+		priv_drop(config_str(cfg, d->user_key), (gid_t)-1);
 		struct buf path = BUF_INIT;
-		buf_printf(&path, "%s/auth", config_str(cfg, "libexec_dir"));
-		char *args[] = {"auth", "-c", cfg->path, NULL};
+		buf_printf(&path, "%s/%s", config_str(cfg, "libexec_dir"), d->name);
+		char *args[] = {(char *)d->name, "-c", cfg->path, NULL};
 		execv(buf_cstr(&path), args);
 		log_error("cannot run %s: %s", path.s, strerror(errno));
 		_exit(111);
 	}
 	if (pid < 0) {
-		log_error("fork for auth: %s", strerror(errno));
-		auth_restart_at = time(NULL) + auth_delay;
+		log_error("fork for %s: %s", d->name, strerror(errno));
+		d->restart_at = time(NULL) + d->delay;
 		return;
 	}
-	child_add(pid, CHILD_AUTH, NULL);
-	log_info("started auth (pid %ld)", (long)pid);
+	child_add(pid, d->kind, NULL);
+	log_info("started %s (pid %ld)", d->name, (long)pid);
 }
 
-void authd_lost(int stopping)
+void sockds_start(const struct config *cfg)
 {
-	if (stopping || auth_fd < 0)
-		return;
-	auth_restart_at = time(NULL) + auth_delay;
-	log_info("restarting auth in %d s", auth_delay);
-	auth_delay = auth_delay * 2 > RESTART_MAX ? RESTART_MAX : auth_delay * 2;
+	for (size_t i = 0; i < NSOCKDS; i++)
+		sockd_start(cfg, &sockds[i]);
 }
 
-int authd_tick(const struct config *cfg)
+int sockds_lost(enum child_kind kind, int stopping)
 {
-	if (!auth_restart_at)
+	for (size_t i = 0; i < NSOCKDS; i++) {
+		struct socket_daemon *d = &sockds[i];
+		if (d->kind != kind)
+			continue;
+		if (stopping || d->fd < 0)
+			return 0;
+		d->restart_at = time(NULL) + d->delay;
+		log_info("restarting %s in %d s", d->name, d->delay);
+		d->delay = d->delay * 2 > RESTART_MAX ? RESTART_MAX : d->delay * 2;
+		return 0;
+	}
+	return -1;
+}
+
+static int sockd_tick(const struct config *cfg, struct socket_daemon *d)
+{
+	if (!d->restart_at)
 		return -1;
 	time_t now = time(NULL);
-	if (now >= auth_restart_at) {
-		authd_start(cfg);
+	if (now >= d->restart_at) {
+		sockd_start(cfg, d);
 		return -1;
 	}
-	return (int)(auth_restart_at - now) * 1000;
+	return (int)(d->restart_at - now) * 1000;
+}
+
+int sockds_tick(const struct config *cfg)
+{
+	int timeout = -1;
+	for (size_t i = 0; i < NSOCKDS; i++) {
+		int t = sockd_tick(cfg, &sockds[i]);
+		if (t >= 0 && (timeout < 0 || t < timeout))
+			timeout = t;
+	}
+	return timeout;
 }

@@ -162,11 +162,9 @@ static void serve(struct config *cfg)
 	struct pollfd p[MAX_POLLFDS];
 	for (;;) {
 		int n = build_pollfds(p, 1);
-		int timeout = daemons_tick(cfg), at = authd_tick(cfg), mt = mailboxd_tick(cfg);
-		if (at >= 0 && (timeout < 0 || at < timeout))
-			timeout = at;
-		if (mt >= 0 && (timeout < 0 || mt < timeout))
-			timeout = mt;
+		int timeout = daemons_tick(cfg), st = sockds_tick(cfg);
+		if (st >= 0 && (timeout < 0 || st < timeout))
+			timeout = st;
 		if (listen_busy() && (timeout < 0 || timeout > 1000))
 			timeout = 1000;
 		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
@@ -232,20 +230,17 @@ int main(int argc, char **argv)
 		die(111, "cannot start: no log");
 	if (!no_listen && listen_open(&cfg) < 0)
 		die(111, "cannot start: listener failed");
-	if (authd_open(&cfg) < 0)
-		die(111, "cannot start: no auth socket");
-	if (mailboxd_open(&cfg) < 0)
-		die(111, "cannot start: no mailbox socket");
+	const char *what;
+	if (sockds_open(&cfg, &what) < 0)
+		die(111, "cannot start: no %s", what);
 	pidfile_write();
 	log_info("master started (pid %ld, config %s)", (long)getpid(), cfg.path);
 	logger_started();
 	daemons_start(&cfg);
-	authd_start(&cfg);
-	mailboxd_start(&cfg);
+	sockds_start(&cfg);
 	serve(&cfg);
 	stop_all(&cfg);
-	authd_close();
-	mailboxd_close();
+	sockds_close();
 	pidfile_remove();
 	config_free(&cfg);
 	buf_free(&pid_file);

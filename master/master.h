@@ -36,22 +36,20 @@ void daemons_start(const struct config *cfg);
  * poll timeout (ms) until the next thing to do, or -1. */
 int daemons_tick(const struct config *cfg);
 
-/* daemons.c: the auth daemon and its socket run_dir/auth.sock */
-int authd_open(const struct config *cfg);	/* 0 ok, -1 (logged) */
-void authd_close(void);				/* closes and unlinks the socket */
-void authd_start(const struct config *cfg);
-void authd_lost(int stopping);			/* it exited: schedule a restart */
-int authd_tick(const struct config *cfg);	/* like daemons_tick */
+/* daemons.c: the daemons serving a socket the master binds and hands
+ * them on fd 3: auth (run_dir/auth.sock) and mailboxd (run_dir/mailbox.sock).
+ * Opens every socket: 0 ok, -1 (logged) with *what naming the one that
+ * failed ("auth socket"). */
+int sockds_open(const struct config *cfg, const char **what);
+void sockds_close(void);			/* closes and unlinks the sockets */
+void sockds_start(const struct config *cfg);
+/* A child of that kind exited: schedule its restart; -1 if kind is not
+ * one of these daemons. */
+int sockds_lost(enum child_kind kind, int stopping);
+int sockds_tick(const struct config *cfg);	/* like daemons_tick */
 /* Group of user_login (may connect to auth.sock): the extra group of the
  * services that ask the auth daemon; (gid_t)-1 when not root. */
 gid_t login_gid(const struct config *cfg);
-
-/* mailbox.c: mailboxd and its socket run_dir/mailbox.sock (as daemons.c) */
-int mailboxd_open(const struct config *cfg);
-void mailboxd_close(void);
-void mailboxd_start(const struct config *cfg);
-void mailboxd_lost(int stopping);
-int mailboxd_tick(const struct config *cfg);
 
 /* listen.c */
 int listen_open(const struct config *cfg);	/* 0 ok, -1 (logged) */
