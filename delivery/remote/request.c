@@ -250,14 +250,15 @@ int request_recv(int sock, struct remote_request *rq, struct buf *err)
 	int trunc, fdbad;
 	if (!agent_recv(sock, packet, REMOTE_PACKET_MAX, &rq->fd, &n, &trunc, &fdbad))
 		return 0;
-	if (trunc || n > REMOTE_PACKET_MAX) {
+	int toolong = trunc || n > REMOTE_PACKET_MAX;
+	if (toolong) {
 		buf_puts(err, "request packet too long");
 		n = REMOTE_PACKET_MAX;
 	}
 	/* parsed even when it is refused: the id and the X indexes let the
 	 * answer name what it refuses */
 	int r = parse_packet(rq, packet, n, err);
-	if (fdbad || trunc) {
+	if (fdbad || toolong) {
 		if (fdbad) {
 			buf_reset(err);
 			buf_puts(err, "control message truncated");
