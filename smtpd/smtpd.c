@@ -82,6 +82,7 @@
 #include "smtpd.h"
 #include "cidr.h"
 #include "log.h"
+#include "peer.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -98,33 +99,6 @@ static void usage(void)
 	exit(2);
 }
 
-static int ip_valid(const char *s)
-{
-	unsigned char a[16];
-	return s && cidr_parse_ip(s, strlen(s), a) == 0;
-}
-
-/* The peer of fd 0 as text, IPv4-mapped addresses as plain IPv4. */
-static int peer_ip(struct buf *out)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char text[INET6_ADDRSTRLEN];
-	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0)
-		return -1;
-	const char *r = NULL;
-	if (ss.ss_family == AF_INET)
-		r = inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text, sizeof text);
-	else if (ss.ss_family == AF_INET6)
-		r = inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, text, sizeof text);
-	if (!r)
-		return -1;
-	if (!strncmp(text, "::ffff:", 7) && strchr(text + 7, '.'))
-		r = text + 7;
-	buf_puts(out, r);
-	return 0;
-}
-
 static int host_valid(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
@@ -138,13 +112,7 @@ static int host_valid(const char *s)
 
 static void client_identity(struct session *s)
 {
-	const char *ip = getenv("TCPREMOTEIP");
-	if (!ip_valid(ip))
-		ip = getenv("REMOTE_ADDR");
-	if (ip_valid(ip))
-		buf_puts(&s->ip, ip);
-	else if (peer_ip(&s->ip) < 0)
-		buf_puts(&s->ip, "unknown");
+	peer_client_ip(&s->ip);
 	const char *host = getenv("TCPREMOTEHOST");
 	buf_puts(&s->rdns, host_valid(host) ? host : "unknown");
 	buf_cstr(&s->ip);

@@ -47,6 +47,7 @@
 #include "login.h"
 #include "cidr.h"
 #include "log.h"
+#include "peer.h"
 #include "privsep.h"
 
 #include <arpa/inet.h>
@@ -62,44 +63,6 @@
 static void usage(void)
 {
 	die(2, "usage: pop3d-login [-c CONFIG] [-s | -m pop3|pop3s]");
-}
-
-static int ip_valid(const char *s)
-{
-	unsigned char a[16];
-	return s && cidr_parse_ip(s, strlen(s), a) == 0;
-}
-
-static int peer_ip(struct buf *out)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char text[INET6_ADDRSTRLEN];
-	if (getpeername(0, (struct sockaddr *)&ss, &len) < 0)
-		return -1;
-	const char *r = NULL;
-	if (ss.ss_family == AF_INET)
-		r = inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text, sizeof text);
-	else if (ss.ss_family == AF_INET6)
-		r = inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, text, sizeof text);
-	if (!r)
-		return -1;
-	if (!strncmp(text, "::ffff:", 7) && strchr(text + 7, '.'))
-		r = text + 7;
-	buf_puts(out, r);
-	return 0;
-}
-
-static void client_ip(struct buf *ip)
-{
-	const char *e = getenv("TCPREMOTEIP");
-	if (!ip_valid(e))
-		e = getenv("REMOTE_ADDR");
-	if (ip_valid(e))
-		buf_puts(ip, e);
-	else if (peer_ip(ip) < 0)
-		buf_puts(ip, "unknown");
-	buf_cstr(ip);
 }
 
 /* Under inetd fd 2 may be the client's socket: log to syslog instead. */
@@ -173,7 +136,7 @@ int main(int argc, char **argv)
 	buf_free(&err);
 	l.cfg = &cfg;
 	l.auth_fd = -1;
-	client_ip(&l.ip);
+	peer_client_ip(&l.ip);
 	/* replies are batched by io and the relay; Nagle would only add a
 	 * delayed-ACK wait to every multi-line answer */
 	int one = 1;
