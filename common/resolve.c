@@ -120,6 +120,40 @@ int resolve_known(struct resolver *r, const char *addr, size_t len)
 	return alias_lookup(r, addr, len, NULL);
 }
 
+/* A mailbox must stay below mail_dir: relative, no "..", no odd bytes. */
+static int mailbox_ok(const char *m, size_t n)
+{
+	if (n == 0 || m[0] == '/')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)m[i];
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+		if (c == '.' && (i == 0 || m[i - 1] == '/') && i + 1 < n && m[i + 1] == '.' &&
+		    (i + 2 == n || m[i + 2] == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+int resolve_mailbox(const struct buf *val, struct buf *mailbox, unsigned long long *quota)
+{
+	const char *colon = val->len ? memrchr(val->s, ':', val->len) : NULL;
+	size_t mlen = colon ? (size_t)(colon - val->s) : val->len;
+	*quota = 0;
+	if (colon) {
+		size_t qlen = val->len - mlen - 1;
+		if (qlen > 0 && mem_to_u64(colon + 1, qlen, quota) < 0)
+			return -1;
+	}
+	while (mlen > 1 && val->s[mlen - 1] == '/')
+		mlen--;
+	if (!mailbox_ok(val->s, mlen))
+		return -1;
+	buf_set(mailbox, val->s, mlen);
+	return 0;
+}
+
 void resolve_list_free(struct resolve_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)

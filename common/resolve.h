@@ -30,6 +30,11 @@ int resolve_is_local(struct resolver *r, const char *addr, size_t len);
 /* Looks up a mailbox: 1 found ("mailbox:quota" in val), 0 no, -1 error.
  * addr must be normalized; the lookup is case-insensitive. */
 int resolve_user(struct resolver *r, const char *addr, size_t len, struct buf *val);
+/* A users-table value "mailbox:quota" -> mailbox (trailing slashes
+ * dropped) and quota (0 = none): 0 ok, -1 malformed, or a mailbox that
+ * would leave mail_dir (absolute, "..", control bytes).  Used by local and
+ * mailboxd, so both find the same Maildir. */
+int resolve_mailbox(const struct buf *val, struct buf *mailbox, unsigned long long *quota);
 /* For a local address: 1 a user or alias exists, 0 unknown, -1 error. */
 int resolve_known(struct resolver *r, const char *addr, size_t len);
 

@@ -50,41 +50,6 @@ static int find_user(struct resolver *r, const struct buf *rcpt, struct buf *val
 	return k;
 }
 
-/* A mailbox must stay below mail_dir: relative, no "..", no odd bytes. */
-static int mailbox_ok(const char *m, size_t n)
-{
-	if (n == 0 || m[0] == '/')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)m[i];
-		if (c < 0x20 || c == 0x7f)
-			return 0;
-		if (c == '.' && (i == 0 || m[i - 1] == '/') && i + 1 < n && m[i + 1] == '.' &&
-		    (i + 2 == n || m[i + 2] == '/'))
-			return 0;
-	}
-	return 1;
-}
-
-/* "mailbox:quota" -> mailbox, quota: 0 ok, -1 malformed. */
-static int split_user(const struct buf *val, struct buf *mailbox, unsigned long long *quota)
-{
-	const char *colon = val->len ? memrchr(val->s, ':', val->len) : NULL;
-	size_t mlen = colon ? (size_t)(colon - val->s) : val->len;
-	*quota = 0;
-	if (colon) {
-		size_t qlen = val->len - mlen - 1;
-		if (qlen > 0 && mem_to_u64(colon + 1, qlen, quota) < 0)
-			return -1;
-	}
-	while (mlen > 1 && val->s[mlen - 1] == '/')
-		mlen--;
-	if (!mailbox_ok(val->s, mlen))
-		return -1;
-	buf_set(mailbox, val->s, mlen);
-	return 0;
-}
-
 /* Creates each missing directory of mailbox below mail_dir (mode 0700,
  * parent fsynced), then the Maildir's own subdirectories. */
 static int make_mailbox(const char *mail_dir, const struct buf *mailbox, struct buf *path)
@@ -207,7 +172,7 @@ static void deliver_user(const struct config *cfg, const struct local_request *r
 	long long limit = config_num(cfg, "delivered_to_limit");
 	size_t loops = 0;
 	struct stat st;
-	if (split_user(val, &mailbox, &quota) < 0)
+	if (resolve_mailbox(val, &mailbox, &quota) < 0)
 		reply_set(rp, '4', "4.3.5 bad mailbox in the users table");
 	else if (stat(mail_dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		reply_set(rp, '4', "4.3.5 mail_dir %s is missing", mail_dir);

@@ -95,22 +95,6 @@ static void answer(int conn, int code, const char *text)
 	buf_free(&a);
 }
 
-/* A mailbox must stay below mail_dir: relative, no "..", no odd bytes. */
-static int mailbox_ok(const char *m, size_t n)
-{
-	if (n == 0 || m[0] == '/')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)m[i];
-		if (c < 0x20 || c == 0x7f)
-			return 0;
-		if (c == '.' && (i == 0 || m[i - 1] == '/') && i + 1 < n && m[i + 1] == '.' &&
-		    (i + 2 == n || m[i + 2] == '/'))
-			return 0;
-	}
-	return 1;
-}
-
 /* users.cdb "mailbox:quota" -> mail_dir/mailbox: 0 ok, -1 (reason). */
 static int find_maildir(const struct config *cfg, const struct buf *user, struct buf *dir,
 			const char **why)
@@ -123,20 +107,20 @@ static int find_maildir(const struct config *cfg, const struct buf *user, struct
 		return -1;
 	int k = resolve_user(&res, user->s, user->len, &val);
 	resolver_close(&res);
-	const char *colon = val.len ? memrchr(val.s, ':', val.len) : NULL;
-	size_t mlen = colon ? (size_t)(colon - val.s) : val.len;
-	while (mlen > 1 && val.s[mlen - 1] == '/')
-		mlen--;
+	struct buf mailbox = BUF_INIT;
+	unsigned long long quota;
+	int ok = k == 1 && resolve_mailbox(&val, &mailbox, &quota) == 0;
 	if (k == 0)
 		*why = "no such user in users.cdb";
-	else if (k == 1 && !mailbox_ok(val.s, mlen))
+	else if (k == 1 && !ok)
 		*why = "bad mailbox in users.cdb";
-	if (k == 1 && mailbox_ok(val.s, mlen)) {
-		buf_printf(dir, "%s/%.*s", config_str(cfg, "mail_dir"), (int)mlen, val.s);
+	if (ok) {
+		buf_printf(dir, "%s/%.*s", config_str(cfg, "mail_dir"), (int)mailbox.len, mailbox.s);
 		/* a user who never got mail has no Maildir yet: an empty one */
 		r = maildir_make(buf_cstr(dir));
 		*why = "cannot create the Maildir";
 	}
+	buf_free(&mailbox);
 	buf_free(&val);
 	return r;
 }

@@ -38,6 +38,19 @@ static void test_requests(void)
 	CHECK(!P(""));
 }
 
+/* The check mailboxd relies on, now resolve_mailbox() in common/resolve.c. */
+static int mailbox_ok(const char *m, size_t n)
+{
+	struct buf val = BUF_INIT, mailbox = BUF_INIT;
+	unsigned long long quota;
+	buf_append(&val, m, n);
+	buf_puts(&val, ":0");
+	int ok = resolve_mailbox(&val, &mailbox, &quota) == 0;
+	buf_free(&val);
+	buf_free(&mailbox);
+	return ok;
+}
+
 static void test_mailbox_paths(void)
 {
 	CHECK(mailbox_ok("example.test/demo", 17));
