@@ -31,6 +31,7 @@ static size_t nkids, capkids;
 /* the qmgr/local pair */
 static time_t pair_started, restart_at;
 static int restart_delay = RESTART_MIN, pair_up;
+static int reloading;	/* the pair goes down for a reload: back at once */
 
 void child_add(pid_t pid, enum child_kind kind, const char *ip)
 {
@@ -77,6 +78,27 @@ void children_signal(int sig)
 {
 	for (size_t i = 0; i < nkids; i++)
 		kill(kids[i].pid, sig);
+}
+
+static void pair_lost(int stopping);
+
+void children_signal_kind(enum child_kind kind, int sig)
+{
+	for (size_t i = 0; i < nkids; i++)
+		if (kids[i].kind == kind)
+			kill(kids[i].pid, sig);
+}
+
+void daemons_reload(void)
+{
+	if (!pair_up)
+		return;	/* down or waiting for its restart: it starts with the new config */
+	reloading = 1;
+	log_info("reload: qmgr finishes the deliveries in flight, then qmgr, local and remote restart");
+	if (children_count(CHILD_QMGR))
+		children_signal_kind(CHILD_QMGR, SIGUSR1);
+	else
+		pair_lost(0);
 }
 
 void child_setup(void)
@@ -184,7 +206,10 @@ static void log_exit(const struct child *c, int status)
 static void pair_lost(int stopping)
 {
 	static int delay = RESTART_MIN;
-	if (pair_up) {
+	if (pair_up && reloading) {
+		pair_up = 0;
+		delay = 0;
+	} else if (pair_up) {
 		pair_up = 0;
 		if (time(NULL) - pair_started >= HEALTHY_SECS)
 			restart_delay = RESTART_MIN;
@@ -198,6 +223,7 @@ static void pair_lost(int stopping)
 	if (!stopping && children_count(CHILD_QMGR) + children_count(CHILD_LOCAL) +
 				 children_count(CHILD_REMOTE) == 0) {
 		restart_at = time(NULL) + delay;
+		reloading = 0;
 		log_info("restarting qmgr and local in %d s", delay);
 	}
 }

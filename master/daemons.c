@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -48,6 +49,7 @@ static struct socket_daemon sockds[] = {
 	 "user_mail", CHILD_MAILBOXD, -1, BUF_INIT, 0, RESTART_MIN},
 };
 #define NSOCKDS (sizeof sockds / sizeof sockds[0])
+static int reloading[NSOCKDS];	/* stopped for a reload: restart at once */
 
 gid_t login_gid(const struct config *cfg)
 {
@@ -184,6 +186,11 @@ int sockds_lost(enum child_kind kind, int stopping)
 			continue;
 		if (stopping || d->fd < 0)
 			return 0;
+		if (reloading[i]) {
+			reloading[i] = 0;
+			d->restart_at = time(NULL);
+			return 0;
+		}
 		d->restart_at = time(NULL) + d->delay;
 		log_info("restarting %s in %d s", d->name, d->delay);
 		d->delay = d->delay * 2 > RESTART_MAX ? RESTART_MAX : d->delay * 2;
@@ -213,4 +220,16 @@ int sockds_tick(const struct config *cfg)
 			timeout = t;
 	}
 	return timeout;
+}
+
+void sockds_reload(void)
+{
+	for (size_t i = 0; i < NSOCKDS; i++) {
+		struct socket_daemon *d = &sockds[i];
+		if (!children_count(d->kind))
+			continue;	/* waiting for its restart: gets the new config */
+		reloading[i] = 1;
+		d->delay = RESTART_MIN;
+		children_signal_kind(d->kind, SIGTERM);
+	}
 }

@@ -43,6 +43,11 @@ static struct service services[] = {
 	{"pop3s", 995, "pop3d-login", "pop3s", TLS_NEED, "user_login", -1},
 };
 #define NSERVICES (sizeof services / sizeof services[0])
+/* where each service's fd is bound: reload compares */
+static struct bound {
+	int port;
+	char ip[CHILD_IP_MAX];
+} bound[NSERVICES];
 
 union sockaddr_any {
 	struct sockaddr sa;
@@ -97,6 +102,8 @@ int listen_open(const struct config *cfg)
 		services[i].fd = bind_one(ip, port);
 		if (services[i].fd < 0)
 			return -1;
+		bound[i].port = port;
+		snprintf(bound[i].ip, sizeof bound[i].ip, "%s", ip);
 		log_info("listening for %s on %s port %d", services[i].name, ip, port);
 	}
 	return 0;
@@ -380,4 +387,48 @@ void listen_handle(const struct config *cfg, const struct pollfd *p, int n)
 			if (services[j].fd == p[i].fd)
 				accept_one(cfg, &services[j]);
 	}
+}
+
+/* Connections already queued on a listener that reload closes are
+ * accepted first (under the new config): none is reset. */
+static void accept_backlog(const struct config *cfg, const struct service *s)
+{
+	struct pollfd p = {s->fd, POLLIN, 0};
+	for (int i = 0; i < 1024 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN); i++)
+		accept_one(cfg, s);
+}
+
+int listen_reload(const struct config *cfg)
+{
+	const char *ip = config_str(cfg, "listen");
+	int fresh[NSERVICES];
+	for (size_t i = 0; i < NSERVICES; i++) {
+		int port = config_port(cfg, services[i].std_port);
+		fresh[i] = -1;
+		if (services[i].fd >= 0 && bound[i].port == port && !strcmp(bound[i].ip, ip))
+			continue;
+		/* all new sockets first: one that fails leaves the old set whole */
+		if ((fresh[i] = bind_one(ip, port)) < 0) {
+			for (size_t k = 0; k < i; k++)
+				if (fresh[k] >= 0)
+					close(fresh[k]);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < NSERVICES; i++) {
+		struct service *s = &services[i];
+		if (fresh[i] < 0)
+			continue;
+		if (s->fd >= 0) {
+			accept_backlog(cfg, s);
+			close(s->fd);
+			log_info("stopped listening for %s on %s port %d", s->name, bound[i].ip,
+				 bound[i].port);
+		}
+		s->fd = fresh[i];
+		bound[i].port = config_port(cfg, s->std_port);
+		snprintf(bound[i].ip, sizeof bound[i].ip, "%s", ip);
+		log_info("listening for %s on %s port %d", s->name, ip, bound[i].port);
+	}
+	return 0;
 }

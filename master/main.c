@@ -21,8 +21,14 @@
  *	--foreground).  --no-listen: bind no TCP listeners (systemd socket
  *	units or inetd start smtpd and pop3d-login); only the daemons run.
  *	SIGTERM, SIGINT: stop listening, SIGTERM every child, wait (SIGKILL
- *	after 10 s), remove the pid file, exit 0.  SIGHUP: re-read the
- *	config and reopen the log file.
+ *	after 10 s), remove the pid file, exit 0.  SIGHUP (posthorn reload):
+ *	re-read the config; a config that does not load or a listener that
+ *	cannot be bound refuses the reload and nothing changes.  Otherwise
+ *	listeners whose address or port changed are bound anew (the old
+ *	ones' queued connections accepted first), the log file reopened,
+ *	qmgr drained (SIGUSR1) and restarted with local and remote, auth
+ *	and mailboxd restarted; open connections are left alone.  The
+ *	outcome goes to log_dir/master.reload.
  *
  * EXIT STATUS
  *	0 after a requested stop; 1 bad usage, bad config, or another master
@@ -30,6 +36,7 @@
  *
  * FILES
  *	log_dir/master.pid (flock held while running), log_dir/posthorn.log,
+ *	log_dir/master.reload ("COUNT ok" or "COUNT failed: REASON"),
  *	libexec_dir/{smtpd,qmgr,local,auth,mailboxd}, run_dir/auth.sock,
  *	run_dir/mailbox.sock (SOCK_SEQPACKET, user_auth 0600: mailboxd runs
  *	as user_mail with it on fd 3, restarted like auth)
@@ -56,6 +63,7 @@
 static int sig_pipe[2] = {-1, -1};
 static int pid_fd = -1;
 static struct buf pid_file = BUF_INIT;
+static int listeners_on = 1;	/* 0 with --no-listen */
 
 static void on_signal(int sig)
 {
@@ -112,19 +120,54 @@ static void pidfile_remove(void)
 	close(pid_fd);
 }
 
+/* The outcome of each reload, for posthorn reload to report:
+ * log_dir/master.reload holds "COUNT ok" or "COUNT failed: REASON". */
+static void reload_status(const struct config *cfg, const char *what)
+{
+	static unsigned long count;
+	struct buf p = BUF_INIT, text = BUF_INIT, tmp = BUF_INIT;
+	buf_printf(&p, "%s/master.reload", config_str(cfg, "log_dir"));
+	buf_printf(&tmp, "%s.tmp", buf_cstr(&p));
+	buf_printf(&text, "%lu %s\n", ++count, what);
+	int fd = open(buf_cstr(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || write_all(fd, text.s, text.len) < 0 || close(fd) < 0 ||
+	    rename(tmp.s, p.s) < 0)
+		log_warn("%s: %s", p.s, strerror(errno));
+	buf_free(&p);
+	buf_free(&text);
+	buf_free(&tmp);
+}
+
+/* Everything is checked before anything changes: a config that does not
+ * load, or a listener that cannot be bound, leaves the service as it was.
+ * Open connections are never touched; the daemons restart gracefully
+ * (children.c, daemons.c). */
 static void reload(struct config *cfg)
 {
 	struct config fresh;
-	struct buf err = BUF_INIT;
+	struct buf err = BUF_INIT, why = BUF_INIT;
 	if (config_load(&fresh, cfg->path, &err) < 0) {
-		log_error("reload failed, keeping the old config: %s", buf_cstr(&err));
+		log_error("reload refused, the running config stays: %s", buf_cstr(&err));
+		buf_printf(&why, "failed: %s", buf_cstr(&err));
+		reload_status(cfg, buf_cstr(&why));
+	} else if (listeners_on && listen_reload(&fresh) < 0) {
+		log_error("reload refused, the running config stays: a listener cannot be bound");
+		reload_status(cfg, "failed: a listener of the new config cannot be bound (see the log)");
+		config_free(&fresh);
 	} else {
+		if (strcmp(config_str(cfg, "run_dir"), config_str(&fresh, "run_dir")))
+			log_warn("reload: run_dir changes at the next restart; the sockets stay in %s",
+				 config_str(cfg, "run_dir"));
 		config_free(cfg);
 		*cfg = fresh;
 		logger_reopen(cfg);
-		log_info("reloaded %s (listeners keep their addresses until restart)", cfg->path);
+		daemons_reload();
+		sockds_reload();
+		log_info("reloaded %s", cfg->path);
+		reload_status(cfg, "ok");
 	}
 	buf_free(&err);
+	buf_free(&why);
 }
 
 /* Reads the pending signals; returns 1 if asked to stop. */
@@ -200,7 +243,7 @@ static void stop_all(struct config *cfg)
 int main(int argc, char **argv)
 {
 	const char *conf = NULL;
-	int fg = 0, no_listen = 0, opt;
+	int fg = 0, opt;
 	static const struct option longopts[] = {
 		{"no-listen", no_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
 	log_init("master", 0);
@@ -210,7 +253,7 @@ int main(int argc, char **argv)
 		else if (opt == 'f')
 			fg = 1;
 		else if (opt == 'L')
-			no_listen = 1;
+			listeners_on = 0;
 		else
 			die(2, "usage: master -c CONFIG [-f] [--no-listen]");
 	}
@@ -228,7 +271,7 @@ int main(int argc, char **argv)
 	pidfile_lock(&cfg);
 	if (logger_open(&cfg, fg) < 0)
 		die(111, "cannot start: no log");
-	if (!no_listen && listen_open(&cfg) < 0)
+	if (listeners_on && listen_open(&cfg) < 0)
 		die(111, "cannot start: listener failed");
 	const char *what;
 	if (sockds_open(&cfg, &what) < 0)

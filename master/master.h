@@ -35,6 +35,10 @@ void daemons_start(const struct config *cfg);
 /* Restarts the qmgr/local pair when its delay has passed; returns the
  * poll timeout (ms) until the next thing to do, or -1. */
 int daemons_tick(const struct config *cfg);
+/* Reload: qmgr drains (SIGUSR1: no new attempts, waits for the answers in
+ * flight, exits), then the pair starts again at once with the new config. */
+void daemons_reload(void);
+void children_signal_kind(enum child_kind kind, int sig);
 
 /* daemons.c: the daemons serving a socket the master binds and hands
  * them on fd 3: auth (run_dir/auth.sock) and mailboxd (run_dir/mailbox.sock).
@@ -47,6 +51,9 @@ void sockds_start(const struct config *cfg);
  * one of these daemons. */
 int sockds_lost(enum child_kind kind, int stopping);
 int sockds_tick(const struct config *cfg);	/* like daemons_tick */
+/* Reload: SIGTERM to auth and mailboxd (their per-connection children
+ * finish on their own), restarted at once with the new config. */
+void sockds_reload(void);
 /* Group of user_login (may connect to auth.sock): the extra group of the
  * services that ask the auth daemon; (gid_t)-1 when not root. */
 gid_t login_gid(const struct config *cfg);
@@ -57,5 +64,9 @@ void listen_close(void);
 int listen_pollfds(struct pollfd *p);	/* at most 40 */
 int listen_busy(void);	/* refused connections still lingering */
 void listen_handle(const struct config *cfg, const struct pollfd *p, int n);
+/* Reload: binds every listener whose address or port changed; only when
+ * all could be bound are the old ones closed.  0 ok, -1 (logged) nothing
+ * changed. */
+int listen_reload(const struct config *cfg);
 
 #endif

@@ -4,7 +4,7 @@
  *
  * SYNOPSIS
  *	posthorn init DIR [--domain D] [--hostname H] [--listen ADDR] [--port-base N]
- *	posthorn [-C DIR | -c CONFIG] start [--foreground] | stop | status
+ *	posthorn [-C DIR | -c CONFIG] start [--foreground] | stop | reload | status
  *	posthorn [-C DIR | -c CONFIG] user add|passwd|del ADDRESS [--quota SIZE]
  *	posthorn [-C DIR | -c CONFIG] makemap
  *	posthorn [-C DIR | -c CONFIG] check
@@ -45,6 +45,8 @@ static const char usage_text[] =
 	"commands:\n"
 	"  start [--foreground]       start the master (and through it every daemon)\n"
 	"  stop                       stop the master and its children\n"
+	"  reload                     re-read config, tables, certificates; no mail or\n"
+	"                             connection is lost (a bad config is refused)\n"
 	"  status                     running (exit 0) or stopped (exit 3)\n"
 	"  check                      config, tables, owners and modes, TLS files\n"
 	"  user add ADDR [--quota SIZE]   add a mailbox; password on stdin\n"
@@ -102,7 +104,8 @@ static cmd_fn find_command(const char *name)
 		const char *name;
 		cmd_fn fn;
 	} cmds[] = {
-		{"start", cmd_start}, {"stop", cmd_stop}, {"status", cmd_status},
+		{"start", cmd_start}, {"stop", cmd_stop}, {"reload", cmd_reload},
+		{"status", cmd_status},
 		{"user", cmd_user}, {"makemap", cmd_makemap}, {"flush", cmd_flush},
 		{"queue", cmd_queue}, {"tls", cmd_tls}, {"check", cmd_check}, {NULL, NULL},
 	};
@@ -150,6 +153,8 @@ int main(int argc, char **argv)
 		buf_puts(&confpath, config_default_path());
 	struct config cfg;
 	if (config_open(buf_cstr(&confpath), &cfg) < 0) {
+		if (!strcmp(cmd, "reload"))
+			complain("reload refused: the running service keeps its config");
 		buf_free(&confpath);
 		return 1;
 	}

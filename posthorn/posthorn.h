@@ -11,9 +11,10 @@
 
 /* init.c */
 int cmd_init(int argc, char **argv);
-/* service.c: start, stop, status */
+/* service.c: start, stop, reload, status */
 int cmd_start(const struct config *cfg, int argc, char **argv);
 int cmd_stop(const struct config *cfg, int argc, char **argv);
+int cmd_reload(const struct config *cfg, int argc, char **argv);
 int cmd_status(const struct config *cfg, int argc, char **argv);
 /* user.c: user add | passwd | del */
 int cmd_user(const struct config *cfg, int argc, char **argv);

@@ -1,4 +1,4 @@
-/* service.c: posthorn start | stop | status.  The master holds an flock
+/* service.c: posthorn start | stop | reload | status.  The master holds an flock
  * on log_dir/master.pid for its whole life, so "running" means "the lock
  * is held", never a guess from a pid that may have been reused. */
 #include "posthorn.h"
@@ -202,6 +202,81 @@ int cmd_stop(const struct config *cfg, int argc, char **argv)
 	}
 	complain("stop: master pid %ld still running after %d s", (long)pid, STOP_WAIT_MS / 1000);
 	return 1;
+}
+
+#define RELOAD_WAIT_MS 10000
+
+static void reload_path(const struct config *cfg, struct buf *p)
+{
+	buf_reset(p);
+	buf_printf(p, "%s/master.reload", config_str(cfg, "log_dir"));
+	buf_cstr(p);
+}
+
+/* The master answers a reload in log_dir/master.reload ("COUNT ok" or
+ * "COUNT failed: REASON"); a new COUNT is its answer to our signal. */
+static int reload_wait(const struct config *cfg, const struct buf *before)
+{
+	struct buf p = BUF_INIT, now = BUF_INIT;
+	reload_path(cfg, &p);
+	int rc = -1;
+	for (int waited = 0; rc < 0 && waited < RELOAD_WAIT_MS; waited += 50) {
+		sleep_ms(50);
+		buf_reset(&now);
+		if (file_read(p.s, &now, 4096) < 0 || buf_eq(&now, before->s ? before->s : ""))
+			continue;
+		while (now.len && now.s[now.len - 1] == '\n')
+			now.len--;
+		const char *sp = memchr(now.s, ' ', now.len);
+		const char *what = sp ? sp + 1 : buf_cstr(&now);
+		buf_cstr(&now);
+		if (!strcmp(what, "ok")) {
+			printf("posthorn reloaded: new config, tables and certificates in use\n");
+			rc = 0;
+		} else {
+			complain("reload refused, the running service is unchanged: %s", what);
+			rc = 1;
+		}
+	}
+	if (rc < 0) {
+		complain("reload: no answer from the master within %d s; see %s/posthorn.log",
+			 RELOAD_WAIT_MS / 1000, config_str(cfg, "log_dir"));
+		rc = 1;
+	}
+	buf_free(&p);
+	buf_free(&now);
+	return rc;
+}
+
+int cmd_reload(const struct config *cfg, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1) {
+		complain("usage: posthorn reload");
+		return 2;
+	}
+	pid_t pid;
+	int run = master_running(cfg, &pid);
+	if (run <= 0) {
+		if (run == 0)
+			complain("reload: posthorn is not running (posthorn start reads the config)");
+		return 1;
+	}
+	struct buf p = BUF_INIT, before = BUF_INIT;
+	reload_path(cfg, &p);
+	if (file_read(p.s, &before, 4096) < 0)
+		buf_reset(&before);
+	buf_cstr(&before);
+	int rc;
+	if (pid <= 1 || kill(pid, SIGHUP) < 0) {
+		complain("reload: cannot signal master pid %ld: %s", (long)pid, strerror(errno));
+		rc = 1;
+	} else {
+		rc = reload_wait(cfg, &before);
+	}
+	buf_free(&p);
+	buf_free(&before);
+	return rc;
 }
 
 /* Prints the master's children from /proc: "  qmgr pid 123". */

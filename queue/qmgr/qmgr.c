@@ -32,6 +32,8 @@
  *     when every recipient is done.  SIGTERM: exit at once; whatever was
  *     in flight is attempted again at the next start, and local's Maildir
  *     names make the repeat harmless.  SIGHUP: reopen the tables.
+ *     SIGUSR1 (master's reload): start no new attempt, exit 0 once every
+ *     attempt in flight is answered and recorded (at most 60 s).
  *
  * EXIT STATUS
  *     0 after SIGTERM; 111 when the queue cannot be opened.
@@ -57,12 +59,16 @@
 #define TMP_MAX_AGE 86400
 #define TMP_CLEAN_INTERVAL 3600	/* killed enqueues leave files in tmp/ */
 
-static volatile sig_atomic_t got_term, got_hup;
+#define DRAIN_MAX 60	/* seconds a reload waits for the answers in flight */
+
+static volatile sig_atomic_t got_term, got_hup, got_drain;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		got_hup = 1;
+	else if (sig == SIGUSR1)
+		got_drain = 1;
 	else
 		got_term = 1;
 }
@@ -75,6 +81,7 @@ static void signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -196,6 +203,33 @@ static void open_tables(struct qmgr *m, int again)
 		log_error("cannot open the tables in %s: every recipient looks remote", m->cfg->dir);
 }
 
+/* makemap renames a new .cdb over the old one, and the open tables keep
+ * the old file: at every wake-up the names are checked (four stats: inode
+ * and mtime), and a change reopens them, so a new domain or transport
+ * needs no reload. */
+static int tables_changed(struct qmgr *m)
+{
+	static const char *const names[] = {"domains.cdb", "users.cdb", "aliases.cdb",
+					    "transport.cdb"};
+	static unsigned long long seen;
+	unsigned long long sig = 0;
+	struct buf p = BUF_INIT;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		struct stat st;
+		config_file(m->cfg, names[i], &p);
+		if (stat(buf_cstr(&p), &st) == 0)
+			sig = sig * 1000003u + (unsigned long long)st.st_ino * 31u +
+			      (unsigned long long)st.st_mtim.tv_sec * 1000000007u +
+			      (unsigned long long)st.st_mtim.tv_nsec;
+		else
+			sig = sig * 1000003u + 1;
+	}
+	buf_free(&p);
+	int changed = seen && sig != seen;
+	seen = sig;
+	return changed;
+}
+
 /* Reads every pending trigger byte; 'F' anywhere means flush. */
 static void read_trigger(struct qmgr *m)
 {
@@ -250,7 +284,7 @@ static void fill(struct qmgr *m)
 		if (fill_one(m))
 			continue;
 		struct entry e;
-		if (m->njobs >= m->concurrency || !ready_pop(&e))
+		if (got_drain || m->njobs >= m->concurrency || !ready_pop(&e))
 			break;
 		job_open(m, &e);
 	}
@@ -272,9 +306,28 @@ static int poll_timeout(struct qmgr *m)
 	return (int)t;
 }
 
+/* SIGUSR1 (master's reload): no new attempt starts; qmgr exits once the
+ * open jobs are answered and recorded, or after DRAIN_MAX seconds. */
+static int drained(struct qmgr *m)
+{
+	static time_t until;
+	if (!got_drain)
+		return 0;
+	if (!until) {
+		until = time(NULL) + DRAIN_MAX;
+		log_info("draining for a reload: %zu messages in flight", m->njobs);
+	}
+	if (m->njobs && time(NULL) < until)
+		return 0;
+	if (m->njobs)
+		log_warn("drain: %zu messages still in flight after %d s: tried again after the restart",
+			 m->njobs, DRAIN_MAX);
+	return 1;
+}
+
 static void loop(struct qmgr *m)
 {
-	while (!got_term) {
+	while (!got_term && !drained(m)) {
 		fill(m);
 		if (m->sock_failed) {
 			m->sock_failed = 0;
@@ -288,11 +341,13 @@ static void loop(struct qmgr *m)
 		}
 		/* fd -1 entries are ignored by poll */
 		struct pollfd p[3] = {{m->trigger, POLLIN, 0}, {m->sock, POLLIN, 0}, {m->rsock, POLLIN, 0}};
-		int timeout = ready_count() && m->njobs < m->concurrency ? 0 : poll_timeout(m);
+		int timeout = ready_count() && m->njobs < m->concurrency && !got_drain ? 0 : poll_timeout(m);
+		if (got_drain && (timeout < 0 || timeout > 1000))
+			timeout = 1000;
 		int r = poll(p, 3, timeout);
 		if (r < 0 && errno != EINTR)
 			die(111, "poll: %s", strerror(errno));
-		if (got_hup) {
+		if (got_hup || tables_changed(m)) {
 			got_hup = 0;
 			open_tables(m, 1);
 			remote_tables(m, 1);
