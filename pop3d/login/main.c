@@ -45,60 +45,15 @@
  *	CONFIG, run_dir/auth.sock, tls_cert and tls_key (by fd).
  */
 #include "login.h"
-#include "cidr.h"
 #include "log.h"
-#include "peer.h"
-#include "privsep.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(void)
 {
 	die(2, "usage: pop3d-login [-c CONFIG] [-s | -m pop3|pop3s]");
-}
-
-/* Under inetd fd 2 may be the client's socket: log to syslog instead. */
-static int stderr_is_client(void)
-{
-	struct stat a, b;
-	return fstat(0, &a) == 0 && fstat(2, &b) == 0 && S_ISSOCK(b.st_mode) &&
-	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
-}
-
-/* The key is read while still privileged; then (inetd as root) become
- * user_login before a byte from the network is read. */
-static void tls_setup(struct login *l)
-{
-	struct buf err = BUF_INIT;
-	if (tls_server_new(&l->tls, l->cfg, &err) < 0) {
-		log_warn("TLS unavailable%s: %s", l->implicit ? ", refusing the pop3s session" :
-			 ", STLS not offered", buf_cstr(&err));
-		l->tls = NULL;
-	}
-	buf_free(&err);
-	if (priv_is_root())
-		priv_drop(config_str(l->cfg, "user_login"), (gid_t)-1);
-}
-
-static int implicit_tls(struct login *l)
-{
-	if (!l->tls)
-		return -1;
-	struct buf err = BUF_INIT;
-	long long t = config_num(l->cfg, "tls_handshake_timeout");
-	int r = tls_server_start(&l->io, l->tls, t > 0 && t < 3600 ? (int)t * 1000 : 30000, &err);
-	if (r < 0)
-		log_info("TLS handshake failed from %s: %s", buf_cstr(&l->ip), buf_cstr(&err));
-	buf_free(&err);
-	return r;
 }
 
 static void parse_args(int argc, char **argv, const char **conf, int *implicit)
@@ -123,7 +78,7 @@ int main(int argc, char **argv)
 	const char *conf = NULL;
 	struct login l;
 	memset(&l, 0, sizeof l);
-	log_init("pop3d-login", stderr_is_client());
+	log_init("pop3d-login", login_stderr_is_client());
 	signal(SIGPIPE, SIG_IGN);
 	parse_args(argc, argv, &conf, &l.implicit);
 	struct config cfg;
@@ -134,30 +89,17 @@ int main(int argc, char **argv)
 		die(111, "%s", buf_cstr(&err));
 	}
 	buf_free(&err);
-	l.cfg = &cfg;
-	l.auth_fd = -1;
-	peer_client_ip(&l.ip);
-	/* replies are batched by io and the relay; Nagle would only add a
-	 * delayed-ACK wait to every multi-line answer */
-	int one = 1;
-	setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	tls_setup(&l);
-	long long secs = config_num(&cfg, "pop3_timeout");
-	io_init(&l.io, 0, 1, (int)(secs > 86400 ? 86400 : secs) * 1000);
+	login_client_init(&l.c, &cfg, config_num(&cfg, "pop3_timeout"));
+	login_tls_setup(&l.c, l.implicit);
 	l.line_max = (size_t)config_num(&cfg, "pop3_line_max");
 	l.max_errors = config_num(&cfg, "max_errors");
 	l.max_failures = config_num(&cfg, "auth_max_failures");
 	int rc = 0;
-	if (l.implicit && implicit_tls(&l) < 0)
-		rc = l.tls ? 0 : 111;
+	if (l.implicit && login_tls_start(&l.c) < 0)
+		rc = l.c.tls ? 0 : 111;
 	else
 		session_run(&l);
-	tls_end(&l.io);
-	tls_server_free(l.tls);
-	io_free(&l.io);
-	if (l.auth_fd >= 0)
-		close(l.auth_fd);
-	buf_free(&l.ip);
+	login_client_free(&l.c);
 	buf_free(&l.user);
 	config_free(&cfg);
 	return rc;

@@ -10,8 +10,8 @@
 
 void reply(struct login *l, const char *text)
 {
-	io_puts(&l->io, text);
-	io_puts(&l->io, "\r\n");
+	io_puts(&l->c.io, text);
+	io_puts(&l->c.io, "\r\n");
 }
 
 static void bad(struct login *l, const char *text)
@@ -20,20 +20,14 @@ static void bad(struct login *l, const char *text)
 	reply(l, text);
 }
 
-static int is_loopback(const struct buf *ip)
-{
-	return (ip->len >= 4 && !memcmp(ip->s, "127.", 4)) || buf_eq(ip, "::1");
-}
-
 int auth_allowed(const struct login *l)
 {
-	return tls_active(&l->io) ||
-	       (config_bool(l->cfg, "plaintext_auth_loopback") && is_loopback(&l->ip));
+	return login_plaintext_ok(&l->c);
 }
 
 static int stls_offered(const struct login *l)
 {
-	return l->tls && !tls_active(&l->io);
+	return l->c.tls && !tls_active(&l->c.io);
 }
 
 static void cmd_capa(struct login *l)
@@ -59,26 +53,16 @@ static void cmd_stls(struct login *l, int has_arg)
 	if (has_arg)
 		return bad(l, "-ERR STLS takes no argument");
 	if (!stls_offered(l))
-		return bad(l, tls_active(&l->io) ? "-ERR already using TLS" : "-ERR STLS not available");
+		return bad(l, tls_active(&l->c.io) ? "-ERR already using TLS" : "-ERR STLS not available");
 	if (l->user.len)
 		return bad(l, "-ERR STLS only before USER");
 	reply(l, "+OK begin TLS negotiation");
-	if (io_flush(&l->io) < 0) {
+	if (io_flush(&l->c.io) < 0) {
 		l->done = 1;
 		return;
 	}
-	struct buf err = BUF_INIT;
-	long long t = config_num(l->cfg, "tls_handshake_timeout");
-	/* tls_server_start drops anything pipelined after STLS */
-	if (tls_server_start(&l->io, l->tls, t > 0 && t < 3600 ? (int)t * 1000 : 30000, &err) < 0) {
-		log_info("TLS handshake failed from %s: %s", buf_cstr(&l->ip), buf_cstr(&err));
+	if (login_tls_start(&l->c) < 0)
 		l->done = 1;
-	} else {
-		buf_reset(&err);
-		tls_describe(&l->io, &err);
-		log_info("TLS established from %s: %s", buf_cstr(&l->ip), buf_cstr(&err));
-	}
-	buf_free(&err);
 }
 
 static int plaintext_refused(struct login *l)
@@ -123,35 +107,15 @@ static void cmd_pass(struct login *l, const char *arg, size_t n)
 }
 
 /* SASL exchange after "AUTH mech [initial]": 0 done (creds in s), -1
- * answered already (error or cancel). */
+ * answered already (error or cancel) or the connection is gone. */
 static int sasl_exchange(struct login *l, struct sasl *s, const char *init, size_t ilen, int has_init)
 {
-	struct buf ch = BUF_INIT, line = BUF_INIT;
-	int r;
-	if (has_init && ilen == 1 && init[0] == '=')
-		r = sasl_step(s, "", 0, &ch);	/* RFC 5034 4: "=" is an empty response */
-	else
-		r = sasl_step(s, has_init ? init : NULL, has_init ? ilen : 0, &ch);
-	while (r == SASL_CONTINUE) {
-		io_puts(&l->io, "+ ");
-		io_write(&l->io, ch.s, ch.len);
-		io_puts(&l->io, "\r\n");
-		if (io_flush(&l->io) < 0 || io_getline(&l->io, &line, SASL_LINE_MAX) != LINE_OK) {
-			l->done = 1;
-			r = SASL_CANCEL;
-			break;
-		}
-		size_t n = line.len;
-		while (n && (line.s[n - 1] == '\n' || line.s[n - 1] == '\r'))
-			n--;
-		r = sasl_step(s, line.s, n, &ch);
-		explicit_bzero(line.s, line.len);
-	}
-	buf_free(&ch);
-	buf_free(&line);
+	int r = login_sasl(&l->c, s, init, ilen, has_init, SASL_LINE_MAX);
 	if (r == SASL_DONE)
 		return 0;
-	if (!l->done)
+	if (r == LOGIN_SASL_EOF)
+		l->done = 1;
+	else
 		bad(l, r == SASL_CANCEL ? "-ERR [AUTH] authentication cancelled"
 					: "-ERR [AUTH] malformed SASL response");
 	return -1;
@@ -231,10 +195,10 @@ void session_run(struct login *l)
 {
 	struct buf line = BUF_INIT;
 	reply(l, "+OK posthorn POP3 ready");
-	while (!l->done && io_flush(&l->io) == 0) {
-		int r = io_getline(&l->io, &line, l->line_max);
+	while (!l->done && io_flush(&l->c.io) == 0) {
+		int r = io_getline(&l->c.io, &line, l->line_max);
 		if (r == LINE_EOF || r == LINE_ERR) {
-			if (r == LINE_ERR && l->io.err == IO_ERR_TIMEOUT)
+			if (r == LINE_ERR && l->c.io.err == IO_ERR_TIMEOUT)
 				reply(l, "-ERR autologout: idle for too long");
 			break;
 		}
@@ -253,6 +217,6 @@ void session_run(struct login *l)
 			l->done = 1;
 		}
 	}
-	io_flush(&l->io);
+	io_flush(&l->c.io);
 	buf_free(&line);
 }
