@@ -194,7 +194,8 @@ void daemons_start(const struct config *cfg)
 
 static void log_exit(const struct child *c, int status)
 {
-	static const char *const names[] = {"smtpd", "qmgr", "local", "auth", "mailboxd", "remote"};
+	static const char *const names[] = {"smtpd", "qmgr", "local", "auth", "mailboxd", "remote",
+					    "enqueue"};
 	if (WIFSIGNALED(status))
 		log_warn("%s pid %ld killed by signal %d", names[c->kind], (long)c->pid, WTERMSIG(status));
 	else if (c->kind != CHILD_SMTPD || WEXITSTATUS(status) != 0)

@@ -3,7 +3,9 @@
  * user_auth, group of user_login, mode 0660: smtpd and the login stages
  * connect, nobody else) and mailboxd (pop3d/spawner/) on
  * run_dir/mailbox.sock (SOCK_SEQPACKET, user_auth, mode 0600: only the auth
- * daemon may hand a login over).  One table describes both; the same code
+ * daemon may hand a login over) and `enqueue -d` (queue/enqueue/daemon.c)
+ * on run_dir/enqueue.sock (SOCK_STREAM, owner user_queue, group of
+ * user_smtpd, mode 0660: smtpd hands it each message).  One table describes them; the same code
  * binds each socket as root, starts the program as its user with the
  * listening socket on fd 3, and restarts it after a growing delay when it
  * dies.  The sockets stay bound in the master, so clients never see them
@@ -31,10 +33,11 @@ struct socket_daemon {
 	const char *sock;	/* file name in run_dir */
 	int type;		/* SOCK_STREAM or SOCK_SEQPACKET */
 	const char *owner_key;	/* config key of the socket's owner */
-	int login_group;	/* group: user_login's (1) or the owner's (0) */
+	const char *group_key;	/* the socket's group: that user's group; NULL: the owner's */
 	mode_t mode;
 	const char *user_key;	/* config key of the user it runs as */
 	enum child_kind kind;
+	const char *arg;	/* extra argument, or NULL */
 	/* state */
 	int fd;
 	struct buf path;
@@ -43,10 +46,13 @@ struct socket_daemon {
 };
 
 static struct socket_daemon sockds[] = {
-	{"auth", "auth socket", "auth.sock", SOCK_STREAM, "user_auth", 1, 0660, "user_auth",
-	 CHILD_AUTH, -1, BUF_INIT, 0, RESTART_MIN},
-	{"mailboxd", "mailbox socket", "mailbox.sock", SOCK_SEQPACKET, "user_auth", 0, 0600,
-	 "user_mail", CHILD_MAILBOXD, -1, BUF_INIT, 0, RESTART_MIN},
+	{"auth", "auth socket", "auth.sock", SOCK_STREAM, "user_auth", "user_login", 0660,
+	 "user_auth", CHILD_AUTH, NULL, -1, BUF_INIT, 0, RESTART_MIN},
+	{"mailboxd", "mailbox socket", "mailbox.sock", SOCK_SEQPACKET, "user_auth", NULL, 0600,
+	 "user_mail", CHILD_MAILBOXD, NULL, -1, BUF_INIT, 0, RESTART_MIN},
+	/* the queue writer: smtpd (its group) connects per message */
+	{"enqueue", "enqueue socket", "enqueue.sock", SOCK_STREAM, "user_queue", "user_smtpd",
+	 0660, "user_queue", CHILD_ENQUEUE, "-d", -1, BUF_INIT, 0, RESTART_MIN},
 };
 #define NSOCKDS (sizeof sockds / sizeof sockds[0])
 static int reloading[NSOCKDS];	/* stopped for a reload: restart at once */
@@ -69,11 +75,12 @@ static int sock_owner(const struct config *cfg, const struct socket_daemon *d)
 		errno = ENOENT;
 		return -1;
 	}
-	gid_t g = d->login_group ? login_gid(cfg) : a.gid;
-	if (g == (gid_t)-1) {
+	struct account grp = a;
+	if (d->group_key && account_lookup(config_str(cfg, d->group_key), &grp) < 0) {
 		errno = ENOENT;
 		return -1;
 	}
+	gid_t g = grp.gid;
 	return chown(path, a.uid, g) < 0 ? -1 : chmod(path, d->mode);
 }
 
@@ -158,7 +165,7 @@ static void sockd_start(const struct config *cfg, struct socket_daemon *d)
 		priv_drop(config_str(cfg, d->user_key), (gid_t)-1);
 		struct buf path = BUF_INIT;
 		buf_printf(&path, "%s/%s", config_str(cfg, "libexec_dir"), d->name);
-		char *args[] = {(char *)d->name, "-c", cfg->path, NULL};
+		char *args[] = {(char *)d->name, "-c", cfg->path, (char *)d->arg, NULL};
 		execv(buf_cstr(&path), args);
 		log_error("cannot run %s: %s", path.s, strerror(errno));
 		_exit(111);

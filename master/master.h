@@ -20,7 +20,8 @@ void logger_drain(void);	/* reads whatever is waiting */
 void logger_started(void);	/* startup over: stop copying to stderr */
 
 /* children.c */
-enum child_kind { CHILD_SMTPD, CHILD_QMGR, CHILD_LOCAL, CHILD_AUTH, CHILD_MAILBOXD, CHILD_REMOTE };
+enum child_kind { CHILD_SMTPD, CHILD_QMGR, CHILD_LOCAL, CHILD_AUTH, CHILD_MAILBOXD, CHILD_REMOTE,
+		  CHILD_ENQUEUE };
 #define CHILD_IP_MAX 64
 void child_add(pid_t pid, enum child_kind kind, const char *ip);
 size_t children_count(int kind);	/* kind < 0: all */

@@ -1,7 +1,10 @@
 /* enqueue_client: smtpd's side of the pipe to enqueue (doc/design.md,
  * "enqueue: the pipe protocol").  smtpd never writes the queue itself: it
- * runs libexec_dir/enqueue, streams records to it, and reports success
- * only when enqueue says "ok" and exits 0.  Used by data_cmd.c. */
+ * connects to the queue writer on run_dir/enqueue.sock (enqueue -d, run by
+ * master), or, when that socket does not exist (smtpd under inetd or
+ * systemd without master), runs the setuid libexec_dir/enqueue; either
+ * way it streams the same records and reports success only on "ok" (and,
+ * from a process it ran, exit 0).  Used by data_cmd.c. */
 #include "smtpd.h"
 #include "log.h"
 #include "record.h"
@@ -11,6 +14,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,11 +74,36 @@ static int read_qid(struct enq *e)
 	return qid_valid(&e->qid) ? 0 : -1;
 }
 
-int enq_start(struct enq *e, const struct config *cfg, int timeout_ms)
+/* The queue writer's socket: a connected fd, or -1 when there is none
+ * to use (then the setuid enqueue does the job).  A socket that exists
+ * but refuses is logged: master is gone or the permissions are wrong. */
+static int connect_daemon(const struct config *cfg)
+{
+	struct sockaddr_un sa;
+	struct buf path = BUF_INIT;
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	buf_printf(&path, "%s/enqueue.sock", config_str(cfg, "run_dir"));
+	int fd = -1;
+	if (path.len < sizeof sa.sun_path) {
+		memcpy(sa.sun_path, path.s, path.len);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	}
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		if (errno != ENOENT)
+			log_warn("cannot connect to %s: %s (running enqueue instead)", path.s,
+				 strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	buf_free(&path);
+	return fd;
+}
+
+/* The fallback: enqueue with a pipe on its stdin and one on its stdout. */
+static int start_process(struct enq *e, const struct config *cfg, int timeout_ms)
 {
 	int in[2], out[2];
-	memset(e, 0, sizeof *e);
-	e->pid = -1;
 	if (pipe2(in, O_CLOEXEC) < 0)
 		return -1;
 	if (pipe2(out, O_CLOEXEC) < 0) {
@@ -85,9 +115,23 @@ int enq_start(struct enq *e, const struct config *cfg, int timeout_ms)
 	close(in[0]);
 	close(out[1]);
 	io_init(&e->io, out[0], in[1], timeout_ms);
-	if (e->pid < 0 || read_qid(e) < 0) {
-		log_error("enqueue did not start (%s)",
-			  e->pid < 0 ? strerror(errno) : "no queue id");
+	return e->pid < 0 ? -1 : 0;
+}
+
+int enq_start(struct enq *e, const struct config *cfg, int timeout_ms)
+{
+	memset(e, 0, sizeof *e);
+	e->pid = -1;
+	int fd = connect_daemon(cfg);
+	int r = 0;
+	if (fd >= 0) {
+		e->sock = 1;
+		io_init(&e->io, fd, fd, timeout_ms);
+	} else {
+		r = start_process(e, cfg, timeout_ms);
+	}
+	if (r < 0 || read_qid(e) < 0) {
+		log_error("enqueue did not start (%s)", r < 0 ? strerror(errno) : "no queue id");
 		enq_abort(e);
 		return -1;
 	}
@@ -113,9 +157,12 @@ void enq_record(struct enq *e, char type, const void *p, size_t n)
 		enq_flush(e);
 }
 
+/* EOF for enqueue; on the socket the read side stays open for the answer. */
 static void close_write(struct enq *e)
 {
-	if (e->io.wfd >= 0)
+	if (e->io.wfd >= 0 && e->sock)
+		shutdown(e->io.wfd, SHUT_WR);
+	else if (e->io.wfd >= 0)
 		close(e->io.wfd);
 	e->io.wfd = -1;
 }
@@ -199,6 +246,19 @@ static void parse_error(const struct buf *line, char cls, int *code, struct buf 
 	buf_cstr(text);
 }
 
+/* The queue writer has no exit status to give: the answer's class stands
+ * for it (ok 0, error 5xx 1, error 4xx 111, anything else -1). */
+static int answer_status(int r, const struct buf *line)
+{
+	if (r != LINE_OK)
+		return -1;
+	if (line->len > 3 && !memcmp(line->s, "ok ", 3))
+		return 0;
+	if (line->len > 7 && !memcmp(line->s, "error ", 6))
+		return line->s[6] == '5' ? 1 : line->s[6] == '4' ? 111 : -1;
+	return -1;
+}
+
 int enq_finish(struct enq *e, int *code, struct buf *enh, struct buf *text)
 {
 	struct buf line = BUF_INIT;
@@ -210,7 +270,7 @@ int enq_finish(struct enq *e, int *code, struct buf *enh, struct buf *text)
 		line.len--;
 	if (r == LINE_ERR && e->pid > 0)
 		kill(e->pid, SIGTERM);
-	int status = reap(e);
+	int status = e->sock ? answer_status(r, &line) : reap(e);
 	int ok = r == LINE_OK && status == 0 && line.len > 3 && !memcmp(line.s, "ok ", 3);
 	*code = status == 1 ? 554 : 451;
 	buf_reset(enh);

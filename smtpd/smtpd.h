@@ -79,8 +79,9 @@ void cmd_data(struct session *s, size_t arglen);
 
 /* enqueue_client.c: the pipe protocol of doc/design.md */
 struct enq {
-	pid_t pid;
-	struct io io;		/* rfd: enqueue's stdout, wfd: its stdin */
+	pid_t pid;		/* the enqueue process run; -1 on the socket */
+	int sock;		/* talking to the queue writer on run_dir/enqueue.sock */
+	struct io io;		/* rfd: enqueue's stdout, wfd: its stdin (one socket) */
 	struct buf qid;
 	int failed;		/* a write failed or timed out: enqueue is gone */
 };

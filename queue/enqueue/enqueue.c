@@ -153,17 +153,22 @@ static void check_config_owner(const char *path)
 		enq_fail(1, "554 5.3.5 config %s is not owned by root or the queue user", path);
 }
 
-static const char *parse_args(int argc, char **argv, int setuid_run)
+/* -d (daemon mode) only when not setuid: a local user must not be able to
+ * start a long-running process as the queue user. */
+static const char *parse_args(int argc, char **argv, int setuid_run, int *daemon_mode)
 {
 	const char *cfg = NULL;
 	int c;
-	while ((c = getopt(argc, argv, "c:")) != -1) {
-		if (c != 'c')
-			enq_fail(2, "554 5.3.5 usage: enqueue [-c CONFIG]");
-		cfg = optarg;
+	while ((c = getopt(argc, argv, "c:d")) != -1) {
+		if (c == 'c')
+			cfg = optarg;
+		else if (c == 'd' && !setuid_run)
+			*daemon_mode = 1;
+		else
+			enq_fail(2, "554 5.3.5 usage: enqueue [-c CONFIG] [-d]");
 	}
 	if (optind != argc)
-		enq_fail(2, "554 5.3.5 usage: enqueue [-c CONFIG]");
+		enq_fail(2, "554 5.3.5 usage: enqueue [-c CONFIG] [-d]");
 	/* config_default_path() reads the environment: not when setuid */
 	return cfg ? cfg : setuid_run ? "/etc/posthorn/posthorn.conf" : config_default_path();
 }
@@ -266,27 +271,74 @@ static void log_accepted(const struct enq *e)
 }
 
 /* Root, the queue user (qmgr's bounces) and user_smtpd may vouch for
- * trace data; so may the caller of an enqueue that is not setuid. */
-static int caller_trusted(const struct config *cfg, uid_t caller)
+ * trace data; so may the caller of an enqueue that is not setuid.  The
+ * accounts are looked up once per process (the daemon serves many). */
+int caller_trusted(const struct config *cfg, uid_t caller)
 {
 	static const char *const users[] = {"user_queue", "user_smtpd", NULL};
+	static uid_t uids[2];
+	static int looked_up;
 	if (caller == 0 || caller == geteuid())
 		return 1;
-	for (int i = 0; users[i]; i++) {
+	for (int i = 0; !looked_up && users[i]; i++) {
 		struct account a;
-		if (account_lookup(config_str(cfg, users[i]), &a) == 0 && a.uid == caller)
-			return 1;
+		uids[i] = account_lookup(config_str(cfg, users[i]), &a) == 0 ? a.uid : 0;
 	}
+	looked_up = 1;
+	for (int i = 0; users[i]; i++)
+		if (uids[i] != 0 && uids[i] == caller)
+			return 1;
 	return 0;
+}
+
+int qdirs_open(const struct config *cfg, struct qdirs *q)
+{
+	q->q = open(config_str(cfg, "queue_dir"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (q->q < 0)
+		return -1;
+	q->tmp = open_sub(q->q, "tmp");
+	q->inc = open_sub(q->q, "incoming");
+	return 0;
+}
+
+void enqueue_one(const struct config *cfg, uid_t caller, int trusted, const struct qdirs *q)
+{
+	tmp_dirfd = q->tmp;
+	set_deadline(cfg);
+	struct enq e = {.cfg = cfg, .fd = -1, .msg_hdr_off = -1, .caller = caller,
+			.trusted = trusted};
+	if (resolver_open(&e.res, cfg) < 0)
+		enq_fail(111, "451 4.3.0 cannot open the tables in %s", cfg->dir);
+	long long arrival;
+	create_temp(&e, &arrival);
+	struct buf line = BUF_INIT;
+	buf_printf(&line, "%s\n", e.qid);
+	if (write_all(1, line.s, line.len) < 0)
+		enq_fail(111, "451 4.3.0 client gone");
+	write_head(&e, arrival);
+	struct io in;
+	io_init(&in, 0, -1, INPUT_TIMEOUT_MS);
+	envelope_read(&e, &in);
+	commit(&e, q->inc);
+	trigger(q->q);
+	log_accepted(&e);
+	buf_reset(&line);
+	buf_printf(&line, "ok %s\n", e.qid);
+	int r = write_all(1, line.s, line.len);
+	(void)r;	/* queued either way: the client decides what a lost reply means */
+	enq_free(&e);
+	io_free(&in);
+	buf_free(&line);
 }
 
 int main(int argc, char **argv)
 {
 	uid_t caller = getuid();	/* before setreuid() makes it the queue user */
 	int setuid_run = getuid() != geteuid() || getgid() != getegid();
+	int daemon_mode = 0;
 	log_init("enqueue", 0);
 	/* copied: sanitize() clears the environment $POSTHORN_CONFIG lives in */
-	cfgpath = xstrdup(parse_args(argc, argv, setuid_run));
+	cfgpath = xstrdup(parse_args(argc, argv, setuid_run, &daemon_mode));
 	sanitize();
 	if (setuid_run) {
 		check_config_owner(cfgpath);
@@ -299,41 +351,17 @@ int main(int argc, char **argv)
 		enq_fail(111, "451 4.3.0 %s", buf_cstr(&err));
 	if (config_bool(&cfg, "log_syslog"))
 		log_init("enqueue", 1);
-	set_deadline(&cfg);
-	struct enq e = {.cfg = &cfg, .fd = -1, .msg_hdr_off = -1, .caller = caller,
-			.trusted = caller_trusted(&cfg, caller)};
-	if (resolver_open(&e.res, &cfg) < 0)
-		enq_fail(111, "451 4.3.0 cannot open the tables in %s", cfg.dir);
-	int qdir = open(config_str(&cfg, "queue_dir"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (qdir < 0)
+	struct qdirs q;
+	if (qdirs_open(&cfg, &q) < 0)
 		enq_fail(111, "451 4.3.0 cannot open the queue: %s", strerror(errno));
-	tmp_dirfd = open_sub(qdir, "tmp");
-	int inc_dirfd = open_sub(qdir, "incoming");
-	long long arrival;
-	create_temp(&e, &arrival);
-	struct buf line = BUF_INIT;
-	buf_printf(&line, "%s\n", e.qid);
-	if (write_all(1, line.s, line.len) < 0)
-		enq_fail(111, "451 4.3.0 client gone");
-	write_head(&e, arrival);
-	struct io in;
-	io_init(&in, 0, -1, INPUT_TIMEOUT_MS);
-	envelope_read(&e, &in);
-	commit(&e, inc_dirfd);
-	trigger(qdir);
-	log_accepted(&e);
-	buf_reset(&line);
-	buf_printf(&line, "ok %s\n", e.qid);
-	int r = write_all(1, line.s, line.len);
-	(void)r;	/* queued either way: the client decides what a lost reply means */
-	enq_free(&e);
-	io_free(&in);
+	if (daemon_mode)
+		return enqueue_daemon(&cfg, &q);
+	enqueue_one(&cfg, caller, caller_trusted(&cfg, caller), &q);
 	config_free(&cfg);
-	buf_free(&line);
 	buf_free(&err);
 	free(cfgpath);
-	close(qdir);
-	close(inc_dirfd);
-	close(tmp_dirfd);
+	close(q.q);
+	close(q.inc);
+	close(q.tmp);
 	return 0;
 }

@@ -1,6 +1,7 @@
-/* enqueue.h: the state shared by enqueue's two halves: enqueue.c (setup,
- * the temporary file, commit) and envelope.c (reading and checking the
- * client's records, alias expansion, writing the queue file body). */
+/* enqueue.h: the state shared by enqueue's parts: enqueue.c (setup, the
+ * temporary file, commit), envelope.c (reading and checking the client's
+ * records, alias expansion, writing the queue file body) and daemon.c
+ * (enqueue -d: the same protocol for each connection to enqueue.sock). */
 #ifndef POSTHORN_ENQUEUE_H
 #define POSTHORN_ENQUEUE_H
 
@@ -41,5 +42,19 @@ void enq_flush(struct enq *e);
 /* Reads the client's records up to E0: and writes the queue file body
  * (everything after the V, I and T records), message length patched. */
 void envelope_read(struct enq *e, struct io *in);
+
+/* The queue directory and its tmp/ and incoming/ subdirectories. */
+struct qdirs {
+	int q, tmp, inc;
+};
+int qdirs_open(const struct config *cfg, struct qdirs *q);	/* 0, -1 errno */
+/* May caller (a uid) vouch for the trace attributes client, helo, proto
+ * and auth? */
+int caller_trusted(const struct config *cfg, uid_t caller);
+/* One message: records on fd 0, the queue id and the answer on fd 1.
+ * Returns once it is queued; every failure ends the process (enq_fail). */
+void enqueue_one(const struct config *cfg, uid_t caller, int trusted, const struct qdirs *q);
+/* enqueue -d: serves the listening socket on fd 3 until SIGTERM. */
+int enqueue_daemon(const struct config *cfg, const struct qdirs *q);
 
 #endif
