@@ -34,7 +34,7 @@ static void on_signal(int sig)
 	errno = e;
 }
 
-static void signals_setup(void)
+void agent_signals_setup(void)
 {
 	if (pipe2(sigpipe_fds, O_NONBLOCK | O_CLOEXEC) < 0)
 		die(111, "pipe: %s", strerror(errno));
@@ -49,7 +49,24 @@ static void signals_setup(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static void drain_sigpipe(void)
+int agent_signal_fd(void)
+{
+	return sigpipe_fds[0];
+}
+
+int agent_stopping(void)
+{
+	return stopping;
+}
+
+void agent_signals_close(void)
+{
+	close(sigpipe_fds[0]);
+	close(sigpipe_fds[1]);
+	sigpipe_fds[0] = sigpipe_fds[1] = -1;
+}
+
+void agent_signals_drain(void)
 {
 	char junk[64];
 	while (read(sigpipe_fds[0], junk, sizeof junk) > 0)
@@ -110,7 +127,7 @@ static int serve_once(const struct config *cfg, int sock, agent_handle_fn *handl
 	if (poll(p, n, -1) < 0 && errno != EINTR)
 		die(111, "poll: %s", strerror(errno));
 	if (p[0].revents)
-		drain_sigpipe();
+		agent_signals_drain();
 	agent_children_reap(sock, 0);
 	if (n == 2 && !stopping && p[1].revents)
 		return handle(cfg, sock);
@@ -119,7 +136,7 @@ static int serve_once(const struct config *cfg, int sock, agent_handle_fn *handl
 
 void agent_serve(const struct config *cfg, int sock, agent_handle_fn *handle)
 {
-	signals_setup();
+	agent_signals_setup();
 	while (!stopping && serve_once(cfg, sock, handle) == 0)
 		;
 	agent_children_reap(sock, 1);
@@ -133,8 +150,7 @@ pid_t agent_fork(unsigned timeout)
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
-	close(sigpipe_fds[0]);
-	close(sigpipe_fds[1]);
+	agent_signals_close();
 	alarm(timeout);
 	return 0;
 }

@@ -4,8 +4,9 @@
  * packet with its queue file descriptor (SCM_RIGHTS), the checks every
  * agent makes on qmgr's bytes, sending a reply packet, and the
  * fork-per-request child table whose parent answers for a child that dies
- * without answering.  The request records and the reply contents stay in
- * each agent. */
+ * without answering (remote), or the pool of long-running workers
+ * (agentpool.c, local).  The request records and the reply contents stay
+ * in each agent. */
 #ifndef POSTHORN_AGENT_H
 #define POSTHORN_AGENT_H
 
@@ -31,6 +32,27 @@ void agent_serve(const struct config *cfg, int sock, agent_handle_fn *handle);
 /* fork() for one request; the child gets default signals and an alarm of
  * timeout seconds.  Returns as fork() does. */
 pid_t agent_fork(unsigned timeout);
+
+/* The worker pool (agentpool.c): up to max workers forked once and kept,
+ * each serving one request at a time; work() reads one request packet from
+ * wsock (with its fd), handles it and sends the reply packet on wsock:
+ * 0 go on, -1 wsock is closed.  A worker that dies while busy, or spends
+ * more than timeout seconds on one request (SIGALRM), has its request
+ * answered by answer(sock, id, text) with a 4.3.0 text.  Serves sock until
+ * qmgr closes it or SIGTERM/SIGINT, then lets the requests in flight
+ * finish and ends the workers. */
+typedef int agent_worker_fn(const struct config *cfg, int wsock);
+typedef void agent_pool_answer_fn(int sock, const struct buf *id, const char *text);
+void agent_pool_serve(const struct config *cfg, int sock, size_t max, size_t packet_max,
+		      unsigned timeout, agent_worker_fn *work, agent_pool_answer_fn *answer);
+
+/* The self-pipe that SIGCHLD, SIGTERM and SIGINT write to (for the loops
+ * of agent.c and agentpool.c). */
+void agent_signals_setup(void);
+int agent_signal_fd(void);
+void agent_signals_drain(void);
+void agent_signals_close(void);	/* in a child */
+int agent_stopping(void);	/* SIGTERM or SIGINT seen */
 
 /* Receives one packet into packet (cap + 1 bytes, so an overlong packet
  * shows: *len > cap or *trunc) and the first descriptor passed into *fd

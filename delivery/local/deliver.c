@@ -1,5 +1,5 @@
 /* deliver.c: one recipient of one queued message into its Maildir (runs
- * in a per-request child of local).  The order: users table (unknown:
+ * in a worker process of local).  The order: users table (unknown:
  * permanent), mail loop check on our Delivered-To: headers (permanent),
  * Maildir creation, quota (temporary), then the crash-safe delivery of
  * common/maildir.c under the deterministic name that makes a repeated

@@ -1,8 +1,8 @@
 /* local.h: the pieces of libexec/local shared between its files: one
  * delivery request from qmgr (doc/design.md "qmgr <-> local"), its reply,
- * the socket side (request.c), the delivery itself (deliver.c) and the
- * per-request child processes (children.c); the skeleton they share with
- * remote is common/agent.c. */
+ * the socket side (request.c) and the delivery itself (deliver.c); the
+ * skeleton they share with remote, and the worker pool, are
+ * common/agent.c and common/agentpool.c. */
 #ifndef POSTHORN_LOCAL_H
 #define POSTHORN_LOCAL_H
 
@@ -45,14 +45,8 @@ int reply_send(int sock, const struct buf *id, char status, const char *text, si
 
 void reply_set(struct local_reply *rp, char status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Delivers one request (runs in the child). */
+/* Delivers one request (runs in a worker). */
 void local_deliver(const struct config *cfg, const struct local_request *rq,
 		   struct local_reply *rp);
-
-/* Children: one per request (the table is common/agent.c's), each
- * remembered by its request id so that a child that dies without
- * answering still gets its request answered (temporary failure). */
-void children_init(size_t max);
-void children_add(pid_t pid, const struct buf *id);
 
 #endif
