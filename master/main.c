@@ -37,6 +37,9 @@
  * FILES
  *	log_dir/master.pid (flock held while running), log_dir/posthorn.log,
  *	log_dir/master.reload ("COUNT ok" or "COUNT failed: REASON"),
+ *	CONFIG.running (the copy of CONFIG last accepted: what every child
+ *	started by the master reads, so an edit takes effect only through a
+ *	reload that accepts it; removed at stop),
  *	libexec_dir/{smtpd,qmgr,local,auth,mailboxd}, run_dir/auth.sock,
  *	run_dir/mailbox.sock (SOCK_SEQPACKET, user_auth 0600: mailboxd runs
  *	as user_mail with it on fd 3, restarted like auth)
@@ -64,6 +67,69 @@ static int sig_pipe[2] = {-1, -1};
 static int pid_fd = -1;
 static struct buf pid_file = BUF_INIT;
 static int listeners_on = 1;	/* 0 with --no-listen */
+static struct buf conf_src = BUF_INIT;	/* the administrator's config file */
+static struct buf conf_run = BUF_INIT;	/* what children read: CONFIG.running */
+
+#define CONFIG_FILE_MAX (1u << 20)
+
+/* Writes text to CONFIG.running.tmp with the source's owner and mode (so
+ * enqueue's checks on its config hold for the copy too). */
+static int snapshot_write(const struct buf *text, const char *tmp)
+{
+	struct stat st;
+	if (stat(conf_src.s, &st) < 0)
+		return -1;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	int r = write_all(fd, text->s, text->len);
+	if (r == 0 && geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0)
+		r = -1;
+	if (r == 0 && fchmod(fd, st.st_mode & 0755) < 0)
+		r = -1;
+	if (close(fd) < 0)
+		r = -1;
+	return r;
+}
+
+/* Children never read the administrator's file itself: they get
+ * CONFIG.running, a copy of bytes that loaded without error, put in place
+ * by rename only after that check.  A half-edited or broken file then
+ * changes nothing, not even for new sessions, until a reload accepts it.
+ * Where the copy cannot be written, the file itself is used.  0 ok; -1
+ * with the config's own error in err. */
+static int config_take(struct config *out, struct buf *err)
+{
+	if (config_load(out, conf_src.s, err) < 0) {
+		config_free(out);
+		return -1;
+	}
+	struct buf text = BUF_INIT, tmp = BUF_INIT;
+	buf_printf(&tmp, "%s.tmp", buf_cstr(&conf_run));
+	int r = file_read(conf_src.s, &text, CONFIG_FILE_MAX);
+	if (r == 0 && snapshot_write(&text, buf_cstr(&tmp)) == 0) {
+		struct config copy;
+		if (config_load(&copy, tmp.s, err) < 0) {
+			buf_reset(err);
+			buf_printf(err, "%s changed while it was read; try again", conf_src.s);
+			r = -1;
+		} else if (rename(tmp.s, conf_run.s) == 0) {
+			config_free(out);
+			r = config_load(out, conf_run.s, err);
+		} else {
+			log_warn("%s: %s: children read %s itself", conf_run.s, strerror(errno), conf_src.s);
+		}
+		config_free(&copy);
+	} else {
+		log_warn("%s: %s: children read %s itself", tmp.s, strerror(errno), conf_src.s);
+	}
+	unlink(tmp.s);
+	buf_free(&text);
+	buf_free(&tmp);
+	if (r < 0)
+		config_free(out);
+	return r < 0 ? -1 : 0;
+}
 
 static void on_signal(int sig)
 {
@@ -146,7 +212,7 @@ static void reload(struct config *cfg)
 {
 	struct config fresh;
 	struct buf err = BUF_INIT, why = BUF_INIT;
-	if (config_load(&fresh, cfg->path, &err) < 0) {
+	if (config_take(&fresh, &err) < 0) {
 		log_error("reload refused, the running config stays: %s", buf_cstr(&err));
 		buf_printf(&why, "failed: %s", buf_cstr(&err));
 		reload_status(cfg, buf_cstr(&why));
@@ -163,7 +229,7 @@ static void reload(struct config *cfg)
 		logger_reopen(cfg);
 		daemons_reload();
 		sockds_reload();
-		log_info("reloaded %s", cfg->path);
+		log_info("reloaded %s", conf_src.s);
 		reload_status(cfg, "ok");
 	}
 	buf_free(&err);
@@ -264,7 +330,9 @@ int main(int argc, char **argv)
 	umask(022);
 	struct config cfg;
 	struct buf err = BUF_INIT;
-	if (config_load(&cfg, conf, &err) < 0)
+	buf_puts(&conf_src, conf);
+	buf_printf(&conf_run, "%s.running", conf);
+	if (config_take(&cfg, &err) < 0)
 		die(1, "%s", buf_cstr(&err));
 	buf_free(&err);
 	signals_init();
@@ -277,7 +345,7 @@ int main(int argc, char **argv)
 	if (sockds_open(&cfg, &what) < 0)
 		die(111, "cannot start: no %s", what);
 	pidfile_write();
-	log_info("master started (pid %ld, config %s)", (long)getpid(), cfg.path);
+	log_info("master started (pid %ld, config %s)", (long)getpid(), conf_src.s);
 	logger_started();
 	daemons_start(&cfg);
 	sockds_start(&cfg);
@@ -285,7 +353,11 @@ int main(int argc, char **argv)
 	stop_all(&cfg);
 	sockds_close();
 	pidfile_remove();
+	if (strcmp(cfg.path, conf_run.s) == 0)
+		unlink(conf_run.s);	/* no child is left to read it */
 	config_free(&cfg);
+	buf_free(&conf_src);
+	buf_free(&conf_run);
 	buf_free(&pid_file);
 	return 0;
 }

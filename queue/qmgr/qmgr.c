@@ -421,6 +421,7 @@ int main(int argc, char **argv)
 	/* open jobs: enough to keep both kinds of slots busy */
 	m.concurrency = (size_t)conc + (rconc < 1 ? 1 : rconc > 1000 ? 1000 : (size_t)rconc);
 	open_queue(&m);
+	tables_changed(&m);	/* first: a makemap during the open is seen later */
 	open_tables(&m, 0);
 	clean_tmp_dir(&m);
 	each_qid(m.active, take_active, &m);
