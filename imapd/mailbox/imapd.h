@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "buf.h"
+#include "mbox.h"
 
 /* ---- parse.c ---- */
 
@@ -87,5 +88,99 @@ int imap_is_keyword(const char *p, size_t n);
 void imap_put_string(struct buf *out, const char *p, size_t n);
 void imap_put_astring(struct buf *out, const char *p, size_t n);
 void imap_put_datetime(struct buf *out, long long t);
+
+/* ---- the session (session.c) ---- */
+
+#include "config.h"
+#include "io.h"
+
+#define IMAP_CAPS "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE NAMESPACE ENABLE SPECIAL-USE " \
+	"CHILDREN UNSELECT ID CONDSTORE ESEARCH"
+#define IMAP_LINE_MAX 65536		/* command line, literal data not counted */
+#define IMAP_LITERAL_MAX 65536		/* a literal outside APPEND */
+#define IMAP_LITERALS_MAX 1000		/* literals in one command */
+#define IMAP_TIMEOUT_MS (30 * 60 * 1000)	/* RFC 3501 5.4 */
+#define IMAP_IDLE_RECHECK_MS (29 * 60 * 1000)
+
+enum imap_state { IMAP_AUTH, IMAP_SELECTED, IMAP_LOGOUT };
+
+struct mbox;
+struct mbox_msg;
+
+struct session {
+	const struct config *cfg;
+	const char *user, *root;	/* address, Maildir */
+	struct io io;			/* io.out is where replies are built */
+	enum imap_state state;
+	struct mbox *mb;		/* the selected folder */
+	int condstore;			/* CONDSTORE enabled (RFC 7162 3.1) */
+	long errors, max_errors;
+	unsigned long long max_append;	/* max_message_size */
+	struct buf cmd;			/* the current command, literals inline */
+	struct imap_str tag;
+	int uid;			/* the command is a UID command */
+	int allow_expunge;		/* EXPUNGE responses allowed now */
+	int done;			/* end the session */
+};
+
+int session_run(struct session *s);
+/* Replies: the tag, status and text with CRLF.  session_bad counts an
+ * error (too many end the session). */
+void session_tagged(struct session *s, const char *status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void session_bad(struct session *s, const char *text);
+void session_no_errno(struct session *s, const char *what, int err);
+/* Sends what changed in the selected folder (RFC 3501 7.4.1/5.5). */
+void session_updates(struct session *s, int allow_expunge);
+/* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" of the folder. */
+void session_put_flaglist(struct session *s);
+/* "(\Seen \Recent kw ...)" of a message. */
+void session_put_flags(struct session *s, const struct mbox_msg *m);
+/* Flushes io.out when it has grown large (long FETCH responses). */
+void session_maybe_flush(struct session *s);
+/* The messages of a sequence set (UIDs when uid), sorted, unique:
+ * 0 ok, -1 a number outside the folder (BAD). */
+int session_seqs(struct session *s, const struct imap_seqset *set, int uid,
+		 size_t **out, size_t *n);
+/* Parses "(flag ...)" or a single flag into system flags and keywords
+ * (created in the folder when create): 0 ok, -1 syntax, -2 bad keyword. */
+int session_flags(struct session *s, struct imap_parser *p, int create,
+		  unsigned *flags, uint32_t *kw);
+/* A mailbox name argument as a C string (caller frees); NULL: syntax. */
+char *session_mailbox(struct imap_parser *p);
+
+/* ---- message structure (structure.c, over common/mime.h) ---- */
+
+#define IMAP_PART_DEPTH 32	/* section part numbers: 1.2.3... */
+
+/* Where a section's bytes are in a message: its MIME header (the
+ * message header for the top level or a message/rfc822 part's
+ * message) and its body, as offsets into the message. */
+struct part_region {
+	size_t hdr, hdr_end;	/* header, including the blank line */
+	size_t body, body_end;
+	int is_message;		/* the part is message/rfc822 (HEADER/TEXT apply) */
+	size_t msg_hdr, msg_hdr_end, msg_body;	/* its inner message, if so */
+};
+/* The part at path (n == 0: the whole message): 0 ok, -1 no such part. */
+int structure_part(const char *data, size_t len, const unsigned *path, size_t n,
+		   struct part_region *r);
+/* ENVELOPE, BODYSTRUCTURE or BODY of a message, appended to out. */
+int structure_item(enum mbox_cache_field f, const char *data, size_t len, struct buf *out);
+
+/* Decodes RFC 2047 encoded words in an unfolded header value, in place
+ * (SEARCH compares decoded text). */
+void imap_decode_words(struct buf *v);
+
+/* Command handlers: p is just after the command name. */
+typedef void imap_cmd_fn(struct session *s, struct imap_parser *p);
+imap_cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable, cmd_namespace,
+	cmd_idle, cmd_check;
+imap_cmd_fn cmd_select, cmd_examine, cmd_create, cmd_delete, cmd_rename, cmd_subscribe,
+	cmd_unsubscribe, cmd_list, cmd_lsub, cmd_status, cmd_append, cmd_close,
+	cmd_unselect, cmd_expunge;
+imap_cmd_fn cmd_fetch;
+imap_cmd_fn cmd_store, cmd_copy, cmd_move;
+imap_cmd_fn cmd_search;
 
 #endif
