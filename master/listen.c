@@ -41,6 +41,8 @@ static struct service services[] = {
 	{"smtps", 465, "smtpd", "smtps", TLS_NEED, "user_smtpd", -1},
 	{"pop3", 110, "pop3d-login", "pop3", TLS_OFFER, "user_login", -1},
 	{"pop3s", 995, "pop3d-login", "pop3s", TLS_NEED, "user_login", -1},
+	{"imap", 143, "imapd-login", "imap", TLS_OFFER, "user_login", -1},
+	{"imaps", 993, "imapd-login", "imaps", TLS_NEED, "user_login", -1},
 };
 #define NSERVICES (sizeof services / sizeof services[0])
 /* where each service's fd is bound: reload compares */
@@ -220,6 +222,8 @@ static void refuse(const struct config *cfg, const struct service *s, int fd, co
 	struct buf msg = BUF_INIT;
 	if (!strcmp(s->prog, "pop3d-login"))	/* the POP3 greeting's place (RFC 2449 8.1.2) */
 		buf_puts(&msg, "-ERR [SYS/TEMP] too many connections, try again later\r\n");
+	else if (!strcmp(s->prog, "imapd-login"))	/* a greeting may be BYE (RFC 3501 7.1.5) */
+		buf_puts(&msg, "* BYE [UNAVAILABLE] too many connections, try again later\r\n");
 	else
 		buf_printf(&msg, "421 4.7.0 %s too many connections, try again later\r\n",
 			   config_str(cfg, "hostname"));
