@@ -91,8 +91,14 @@ static int take_record(struct qfile *q, char type, const char *d, size_t n,
 	unsigned long long t;
 	switch (type) {
 	case REC_VERSION:
-		if (n != 1 || d[0] != QUEUE_FORMAT_VERSION[0])
+		/* the first record: nothing after it is read in a newer file */
+		if (mem_to_u64(d, n, &t) < 0 || t == 0)
 			goto bad;
+		if (t > QUEUE_FORMAT_NUM) {
+			buf_printf(err, "queue file format version %llu; this posthorn reads up "
+				   "to version %d", t, QUEUE_FORMAT_NUM);
+			return QFILE_NEWER;
+		}
 		return 0;
 	case REC_QID:
 		if (!qid_valid(d, n))
@@ -208,9 +214,10 @@ static int parse_envelope(int fd, struct qfile *q, struct buf *env, struct buf *
 			rc = -2;
 			break;
 		}
-		if (take_record(q, type, env->s + off + hlen, (size_t)dlen, (off_t)off,
-				&pend, err) < 0) {
-			rc = -2;
+		int t = take_record(q, type, env->s + off + hlen, (size_t)dlen, (off_t)off, &pend,
+				    err);
+		if (t < 0) {
+			rc = t == QFILE_NEWER ? QFILE_NEWER : -2;
 			break;
 		}
 		off = need;
@@ -440,10 +447,11 @@ static const char *safe(struct buf *tmp, const struct buf *s)
 	return log_safe(tmp, s->s, s->len, 1000);
 }
 
-/* One message: "QID[*] SIZE ARRIVAL SENDER", then each pending recipient
- * under its last deferral reason.  '*' marks a message qmgr has taken. */
+/* One message: "QID[*!] SIZE ARRIVAL SENDER", then each pending recipient
+ * under its last deferral reason.  '*' marks a message qmgr has taken,
+ * '!' one on hold (posthorn queue hold). */
 static void print_entry(struct buf *o, const struct qfile *q, const char *qid,
-			int active, const struct qreasons *why)
+			char mark, const struct qreasons *why)
 {
 	char when[64];
 	time_t t = (time_t)q->arrival;
@@ -451,7 +459,7 @@ static void print_entry(struct buf *o, const struct qfile *q, const char *qid,
 	if (!localtime_r(&t, &tm) || !strftime(when, sizeof when, "%a %b %e %H:%M:%S", &tm))
 		when[0] = 0;
 	struct buf tmp = BUF_INIT;
-	buf_printf(o, "%-20s%c %8zu %-20s %s\n", qid, active ? '*' : ' ', q->msg_len, when,
+	buf_printf(o, "%-20s%c %8zu %-20s %s\n", qid, mark, q->msg_len, when,
 		   q->sender.len ? safe(&tmp, &q->sender) : "MAILER-DAEMON");
 	for (size_t i = 0; i < q->nrcpt; i++) {
 		const struct qrcpt *r = &q->rcpts[i];
@@ -495,6 +503,12 @@ static void list_one(int qdir, const char *dir, const char *sub, const char *qid
 	} else if (r == -1 && fd >= 0) {
 		buf_printf(&err, "cannot read: %s", strerror(errno));
 		print_damaged(o, qid, sub, buf_cstr(&err), st);
+	} else if (r == QFILE_NEWER) {
+		struct buf tmp = BUF_INIT;
+		buf_printf(o, "%-20s  needs a newer posthorn: %s\n\n", qid,
+			   log_safe(&tmp, err.s, err.len, 500));
+		buf_free(&tmp);
+		st->count++;
 	} else if (r == -2 || (r == 0 && !q.complete)) {
 		print_damaged(o, qid, sub, err.len ? buf_cstr(&err) : "incomplete queue file", st);
 	} else if (r == 0 && !strcmp(sub, "corrupt")) {
@@ -505,7 +519,8 @@ static void list_one(int qdir, const char *dir, const char *sub, const char *qid
 		buf_printf(&path, "%s/defer/%s", dir, qid);
 		if (qreasons_read(buf_cstr(&path), &why) < 0)
 			memset(&why, 0, sizeof why);
-		print_entry(o, &q, qid, !strcmp(sub, "active"), &why);
+		print_entry(o, &q, qid, !strcmp(sub, "active") ? '*' : !strcmp(sub, "hold") ? '!' : ' ',
+			    &why);
 		qreasons_free(&why);
 		st->bytes += q.msg_len;
 		st->count++;
@@ -527,27 +542,31 @@ static void free_names(char **names[], const size_t n[], int count)
 	}
 }
 
-/* corrupt/ holds what qmgr set aside; an instance older than it lacks it. */
-static const char *const list_subs[] = {"incoming", "active", "corrupt"};
-#define NSUBS 3
+/* corrupt/ holds what qmgr set aside, hold/ what the administrator held;
+ * an instance older than them lacks them. */
+static const char *const list_subs[] = {"incoming", "active", "hold", "corrupt"};
+#define NSUBS 4
 
 int qlist_print(const struct config *cfg, int fd, struct buf *err)
 {
 	const char *dir = config_str(cfg, "queue_dir");
 	const char *const *subs = list_subs;
-	char **names[NSUBS] = {NULL, NULL, NULL};
-	size_t n[NSUBS] = {0, 0, 0};
+	char **names[NSUBS] = {NULL, NULL, NULL, NULL};
+	size_t n[NSUBS] = {0, 0, 0, 0};
 	int qdir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int ok = qdir >= 0;
 	for (int i = 0; i < NSUBS && ok; i++) {
 		names[i] = list_dir(qdir, subs[i], &n[i]);
-		if (!names[i] && i == 2 && errno == ENOENT)
+		if (!names[i] && i >= 2 && errno == ENOENT)
 			names[i] = xcalloc(1, sizeof *names[i]);
 		ok = names[i] != NULL;
 	}
 	if (!ok) {
-		buf_printf(err, "cannot read the queue (%s): %s%s", dir, strerror(errno),
-			   errno == EACCES ? "; run as root or the queue user" : "");
+		if (errno == EACCES || errno == EPERM)
+			buf_printf(err, "permission denied: cannot read the queue %s: run as root "
+				   "or user_queue (%s)", dir, config_str(cfg, "user_queue"));
+		else
+			buf_printf(err, "cannot read the queue (%s): %s", dir, strerror(errno));
 		free_names(names, n, NSUBS);
 		if (qdir >= 0)
 			close(qdir);

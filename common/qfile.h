@@ -40,7 +40,11 @@ struct qfile {
 
 /* Parses the queue file open on fd.  Returns 0 ok (check q->complete:
  * when 0, err says why: truncated, or a message length that does not fit),
- * -1 read error (errno), -2 malformed (message in err). */
+ * -1 read error (errno), -2 malformed (message in err), QFILE_NEWER: its V
+ * record names a format newer than QUEUE_FORMAT_NUM (message in err):
+ * written by a newer posthorn, so it is never delivered, bounced, moved
+ * to corrupt/ or deleted by this one (queue/README.md "Versions"). */
+#define QFILE_NEWER (-3)
 int qfile_read(int fd, struct qfile *q, struct buf *err);
 void qfile_free(struct qfile *q);
 /* The value of attribute name (A name=value) into out: 1 found, 0 not. */

@@ -27,6 +27,7 @@
 #define REC_END		'E'	/* end: nothing valid follows */
 
 #define QUEUE_FORMAT_VERSION "1"
+#define QUEUE_FORMAT_NUM 1	/* the same, for comparing: readers take 1..this */
 
 /* Appends one record to b. */
 void rec_put(struct buf *b, char type, const void *data, size_t len);

@@ -179,7 +179,7 @@ static void check_etc(const struct config *cfg)
 static void check_spool(const struct config *cfg)
 {
 	static const char *const sub[] = {"tmp", "incoming", "active", "defer", "bounce",
-		"corrupt", NULL};
+		"corrupt", "hold", NULL};
 	static const struct expect q = {'d', "user_queue", NULL, 0700},
 		fifo = {'p', "user_queue", NULL, 0600}, mail = {'d', "user_mail", NULL, 0700},
 		log = {'d', NULL, NULL, 0755};

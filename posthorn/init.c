@@ -24,7 +24,8 @@ struct init_opts {
 	char sys_host[256];
 };
 
-static const char *const queue_subdirs[] = {"tmp", "incoming", "active", "defer", "bounce", "corrupt", NULL};
+static const char *const queue_subdirs[] = {"tmp", "incoming", "active", "defer", "bounce", "corrupt",
+					    "hold", NULL};
 static const char *const account_keys[] = {"user_smtpd", "user_queue", "user_mail", "user_auth",
 	"user_login", "user_remote", NULL};
 

@@ -8,7 +8,9 @@
  *	posthorn [-C DIR | -c CONFIG] user add|passwd|del ADDRESS [--quota SIZE]
  *	posthorn [-C DIR | -c CONFIG] makemap
  *	posthorn [-C DIR | -c CONFIG] check
- *	posthorn [-C DIR | -c CONFIG] flush | queue list|show ID|delete ID
+ *	posthorn [-C DIR | -c CONFIG] flush
+ *	posthorn [-C DIR | -c CONFIG] queue [list] | show ID | delete ID | hold ID |
+ *		release ID | flush
  *	posthorn [-C DIR | -c CONFIG] tls renew
  *	posthorn help
  *
@@ -54,7 +56,10 @@ static const char usage_text[] =
 	"  user del ADDR              remove a user (the Maildir is kept)\n"
 	"  makemap                    rebuild every table's .cdb from its text\n"
 	"  flush                      retry every queued message now\n"
-	"  queue list | show ID | delete ID\n"
+	"  queue [list]               the queue listing (as mailq)\n"
+	"  queue show|delete ID       one message's envelope and text; remove it\n"
+	"  queue hold|release ID      keep a message from delivery; send it on\n"
+	"  queue flush                the same as flush\n"
 	"  tls renew                  new server certificate from the instance CA\n"
 	"  help                       this text\n";
 

@@ -1,7 +1,9 @@
-/* queue.c: `posthorn flush` and `posthorn queue list|show ID|delete ID`,
- * the administrator's handles on the queue (queue/README.md).  flush
- * writes 'F' to the trigger FIFO, so qmgr retries every deferred message
- * now.  delete takes a message out of qmgr's sight atomically: the queue
+/* queue.c: `posthorn flush` and `posthorn queue list|show|delete|hold|
+ * release|flush`, the administrator's handles on the queue
+ * (queue/README.md).  flush writes 'F' to the trigger FIFO, so qmgr
+ * retries every deferred message now.  hold renames the queue file into
+ * hold/, which qmgr never reads (an attempt in flight finishes and keeps
+ * its D marks); release renames it into incoming/ and wakes qmgr.  delete takes a message out of qmgr's sight atomically: the queue
  * file is renamed from active/ (or incoming/) into tmp/, where nothing is
  * ever delivered, and then unlinked with its defer/ and bounce/ files.  A
  * delivery already in flight finishes; qmgr then sees the file's link
@@ -53,10 +55,10 @@ int cmd_flush(const struct config *cfg, int argc, char **argv)
 /* Opens the queue file of id in incoming/ or active/; *where says which. */
 static int open_message(const struct config *cfg, const char *id, const char **where)
 {
-	static const char *const subs[] = {"active", "incoming", "active"};
+	static const char *const subs[] = {"active", "incoming", "active", "hold"};
 	struct buf p = BUF_INIT;
 	int fd = -1;
-	for (int i = 0; i < 3 && fd < 0; i++) {
+	for (int i = 0; i < 4 && fd < 0; i++) {
 		buf_reset(&p);
 		buf_printf(&p, "%s/%s/%s", config_str(cfg, "queue_dir"), subs[i], id);
 		fd = open(buf_cstr(&p), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -103,9 +105,11 @@ static int show(const struct config *cfg, const char *id)
 	struct buf err = BUF_INIT, o = BUF_INIT;
 	int r = qfile_read(fd, &q, &err);
 	if (r < 0 || !q.complete) {
-		complain("queue show: %s: %s", id, r == -1 ? strerror(errno) : err.len ? buf_cstr(&err)
-								       : "incomplete queue file");
+		complain("queue show: %s: %s%s", id, r == QFILE_NEWER ? "needs a newer posthorn: " : "",
+			 r == -1 ? strerror(errno) : err.len ? buf_cstr(&err) : "incomplete queue file");
 		close(fd);
+		qfile_free(&q);
+		buf_free(&err);
 		return 1;
 	}
 	print_envelope(&q, where, &o);
@@ -140,11 +144,11 @@ static int fsync_dir_at(int qdir, const char *sub)
  * a file qmgr set aside in corrupt/ can be deleted too. */
 static int take_aside(int qdir, const char *id, struct buf *aside)
 {
-	static const char *const subs[] = {"active", "incoming", "active", "corrupt"};
+	static const char *const subs[] = {"active", "incoming", "active", "corrupt", "hold"};
 	struct buf from = BUF_INIT;
 	buf_printf(aside, "tmp/%s.deleted", id);
 	int r = -1;
-	for (int i = 0; i < 4 && r < 0; i++) {
+	for (int i = 0; i < 5 && r < 0; i++) {
 		buf_reset(&from);
 		buf_printf(&from, "%s/%s", subs[i], id);
 		r = renameat(qdir, buf_cstr(&from), qdir, buf_cstr(aside));
@@ -183,24 +187,152 @@ static int delete(const struct config *cfg, const char *id)
 	return rc;
 }
 
-int cmd_queue(const struct config *cfg, int argc, char **argv)
+/* The same words as mailq's (common/qfile.c), so both say it alike. */
+static int denied(const struct config *cfg)
 {
-	const char *sub = argc > 1 ? argv[1] : "list";
-	if (!strcmp(sub, "list") && argc <= 2) {
-		struct buf err = BUF_INIT;
-		int r = qlist_print(cfg, 1, &err);
-		if (r < 0)
-			complain("%s", buf_cstr(&err));
-		buf_free(&err);
-		return r < 0 ? 1 : 0;
+	fprintf(stderr, "posthorn queue: permission denied: cannot read the queue %s: run as root "
+		"or user_queue (%s)\n", config_str(cfg, "queue_dir"), config_str(cfg, "user_queue"));
+	return 1;
+}
+
+/* The queue directory, or -1 with the message printed. */
+static int queue_open(const struct config *cfg)
+{
+	const char *dir = config_str(cfg, "queue_dir");
+	int qdir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int act = qdir < 0 ? -1 : openat(qdir, "active", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int e = errno;
+	if (act >= 0) {
+		close(act);
+		return qdir;
 	}
-	if (argc != 3 || (strcmp(sub, "show") && strcmp(sub, "delete"))) {
-		complain("usage: posthorn queue list | show ID | delete ID");
-		return 2;
+	if (qdir >= 0)
+		close(qdir);
+	if (e == EACCES || e == EPERM)
+		denied(cfg);
+	else
+		complain("queue: %s: %s", dir, strerror(e));
+	return -1;
+}
+
+/* hold/ for instances made before it: owned by user_queue, 0700. */
+static int hold_dir(const struct config *cfg, int qdir)
+{
+	if (mkdirat(qdir, "hold", 0700) < 0)
+		return errno == EEXIST ? 0 : -1;
+	uid_t u;
+	gid_t g;
+	int fd = openat(qdir, "hold", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int r = fd < 0 || service_ids(cfg, "user_queue", &u, &g) < 0 || fchown(fd, u, g) < 0 ? -1 : 0;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* Renames SUB/id (the first of subs that has it) to to/id: 0, or -1. */
+static int move_to(int qdir, const char *id, const char *const *subs, const char *to)
+{
+	struct buf from = BUF_INIT, dest = BUF_INIT;
+	buf_printf(&dest, "%s/%s", to, id);
+	int r = -1;
+	for (int i = 0; subs[i] && r < 0; i++) {
+		buf_reset(&from);
+		buf_printf(&from, "%s/%s", subs[i], id);
+		r = renameat(qdir, buf_cstr(&from), qdir, buf_cstr(&dest));
+		if (r == 0) {
+			fsync_dir_at(qdir, to);
+			fsync_dir_at(qdir, subs[i]);
+		}
 	}
-	if (!qid_valid(argv[2], strlen(argv[2]))) {
-		complain("queue %s: \"%s\" is not a queue id", sub, argv[2]);
+	buf_free(&from);
+	buf_free(&dest);
+	return r;
+}
+
+static int hold(const struct config *cfg, int qdir, const char *id)
+{
+	static const char *const subs[] = {"active", "incoming", "active", NULL};
+	if (hold_dir(cfg, qdir) < 0) {
+		complain("queue hold: %s/hold: %s", config_str(cfg, "queue_dir"), strerror(errno));
 		return 1;
 	}
-	return !strcmp(sub, "show") ? show(cfg, argv[2]) : delete(cfg, argv[2]);
+	if (move_to(qdir, id, subs, "hold") < 0) {
+		struct stat st;
+		struct buf p = BUF_INIT;
+		buf_printf(&p, "hold/%s", id);
+		if (fstatat(qdir, buf_cstr(&p), &st, AT_SYMLINK_NOFOLLOW) == 0)
+			complain("queue hold: %s is already on hold", id);
+		else
+			complain("queue hold: no message %s in the queue", id);
+		buf_free(&p);
+		return 1;
+	}
+	printf("%s: on hold (posthorn queue release %s sends it on)\n", id, id);
+	return 0;
+}
+
+static int release(const struct config *cfg, int qdir, const char *id)
+{
+	static const char *const subs[] = {"hold", NULL};
+	if (move_to(qdir, id, subs, "incoming") < 0) {
+		complain("queue release: no message %s on hold", id);
+		return 1;
+	}
+	trigger_write(cfg, 'N');	/* no reader is fine: qmgr scans incoming/ at start */
+	printf("%s: released\n", id);
+	return 0;
+}
+
+static int list(const struct config *cfg)
+{
+	struct buf err = BUF_INIT;
+	int r = qlist_print(cfg, 1, &err);
+	if (r < 0)
+		fprintf(stderr, "posthorn queue: %s\n", buf_cstr(&err));
+	buf_free(&err);
+	return r < 0 ? 1 : 0;
+}
+
+static int by_id(const struct config *cfg, const char *sub, const char *id)
+{
+	if (!qid_valid(id, strlen(id))) {
+		complain("queue %s: \"%s\" is not a queue id", sub, id);
+		return 1;
+	}
+	int qdir = queue_open(cfg);
+	if (qdir < 0)
+		return 1;
+	close(qdir);
+	if (!strcmp(sub, "show"))
+		return show(cfg, id);
+	if (!strcmp(sub, "delete"))
+		return delete(cfg, id);
+	qdir = queue_open(cfg);
+	if (qdir < 0)
+		return 1;
+	int rc = !strcmp(sub, "hold") ? hold(cfg, qdir, id) : release(cfg, qdir, id);
+	close(qdir);
+	return rc;
+}
+
+int cmd_queue(const struct config *cfg, int argc, char **argv)
+{
+	static const char usage_q[] =
+		"usage: posthorn queue [list] | show ID | delete ID | hold ID | release ID | flush";
+	const char *sub = argc > 1 ? argv[1] : "list";
+	if (!strcmp(sub, "list") && argc <= 2)
+		return list(cfg);
+	if (!strcmp(sub, "flush") && argc == 2) {
+		int qdir = queue_open(cfg);
+		if (qdir < 0)
+			return 1;
+		close(qdir);
+		char *args[] = {"flush", NULL};
+		return cmd_flush(cfg, 1, args);
+	}
+	if (argc == 3 && (!strcmp(sub, "show") || !strcmp(sub, "delete") || !strcmp(sub, "hold") ||
+			  !strcmp(sub, "release")))
+		return by_id(cfg, sub, argv[2]);
+	complain("%s", usage_q);
+	return 2;
 }

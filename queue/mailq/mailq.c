@@ -7,16 +7,20 @@
  *
  * DESCRIPTION
  *     Prints every queued message: queue id ('*' once qmgr has taken it
- *     into active/), message size, arrival time and sender, then each
- *     recipient still to do, under the reason of its last deferral (from
- *     defer/QID).  Ends with the total, or prints "Mail queue is empty".
- *     The same listing is `sendmail -bp` and `posthorn queue list`.
+ *     into active/, '!' on hold), message size, arrival time and sender,
+ *     then each recipient still to do, under the reason of its last
+ *     deferral (from defer/QID).  A damaged file is listed as "damaged:
+ *     REASON", one written by a newer posthorn as "needs a newer posthorn".
+ *     Ends with the total, or prints "Mail queue is empty".  The same
+ *     listing is `sendmail -bp` and `posthorn queue list`.  Run by a user
+ *     other than root or user_queue: "mailq: permission denied: ..." and
+ *     exit 1.
  *
  * EXIT STATUS
  *     0 listed; 1 the queue cannot be read (message on stderr); 2 usage.
  *
  * FILES
- *     QUEUE/incoming/, QUEUE/active/, QUEUE/defer/
+ *     QUEUE/incoming/, QUEUE/active/, QUEUE/hold/, QUEUE/corrupt/, QUEUE/defer/
  */
 #include "config.h"
 #include "log.h"

@@ -83,6 +83,9 @@ static int load(struct qmgr *m, struct job *j)
 	int r = qfile_read(j->fd, &j->q, &err);
 	if (r == -1)
 		log_error("%s: cannot read the queue file: %s", j->e.qid, strerror(errno));
+	else if (r == QFILE_NEWER)	/* left where it is: a newer posthorn delivers it */
+		log_warn("%s: needs a newer posthorn: %s: left untouched in active/", j->e.qid,
+			 buf_cstr(&err));
 	else if (r < 0 || !j->q.complete)
 		move_corrupt(m, j->e.qid, err.len ? buf_cstr(&err) : "incomplete queue file");
 	if (r < 0 || !j->q.complete) {
@@ -428,6 +431,16 @@ static int mark_done(struct job *j)
 	return fsync(j->fd);
 }
 
+/* 1 if active/QID is no longer the file this job has open (held). */
+static int moved_away(struct qmgr *m, const struct job *j)
+{
+	struct stat here, open_st;
+	if (fstat(j->fd, &open_st) < 0)
+		return 0;
+	return fstatat(m->active, j->e.qid, &here, AT_SYMLINK_NOFOLLOW) < 0 ||
+	       here.st_ino != open_st.st_ino || here.st_dev != open_st.st_dev;
+}
+
 void job_finish(struct qmgr *m, struct job *j)
 {
 	job_unlink(m, j);
@@ -452,8 +465,10 @@ void job_finish(struct qmgr *m, struct job *j)
 	}
 	int has_bounce = fstatat(m->bounce, j->e.qid, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	/* A message about to be removed needs no marks: if the unlink is
-	 * lost in a crash, local finds its earlier copies by name. */
-	if ((pending || has_bounce) && marks && mark_done(j) < 0)
+	 * lost in a crash, local finds its earlier copies by name.  One that
+	 * posthorn queue hold moved away meanwhile is not removed: it keeps
+	 * its marks, so a release sends nothing twice. */
+	if ((pending || has_bounce || moved_away(m, j)) && marks && mark_done(j) < 0)
 		log_error("%s: cannot mark recipients done: %s", j->e.qid, strerror(errno));
 	if (pending)
 		delay_notice(m, j, now);

@@ -192,6 +192,10 @@ static void open_queue(struct qmgr *m)
 	if (mkdirat(m->qdir, "corrupt", 0700) < 0 && errno != EEXIST)
 		die(111, "cannot create queue directory corrupt: %s", strerror(errno));
 	m->corrupt = open_dir(m->qdir, "corrupt");
+	/* hold/ (posthorn queue hold) is never read by qmgr; made here for
+	 * instances older than it */
+	if (mkdirat(m->qdir, "hold", 0700) < 0 && errno != EEXIST)
+		log_warn("cannot create queue directory hold: %s", strerror(errno));
 	m->trigger = open_trigger(m->qdir);
 }
 

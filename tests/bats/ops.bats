@@ -183,3 +183,124 @@ PY
 	[ "$(grep -rh '^Subject: m' "$(newdir demo)" | sort -u | wc -l)" -eq 150 ]
 	[ "$(grep -c 'reloaded ' "$LOG")" -eq 3 ]
 }
+
+qid_of() {	# qid_of SUBJECT: queue id of the queued message with that subject
+	grep -l "^Subject: $1\$" "$PH_DIR"/queue/{incoming,active,hold}/* 2>/dev/null | head -n 1 | xargs -r basename
+}
+
+@test "queue hold: a held message stays (mailq marks it !), others flow; release delivers it once" {
+	printf 'Subject: held\n\nwait\n' | sm -f demo@example.test demo@example.test
+	q=$(qid_of held)
+	[ -n "$q" ]
+	run posthorn -C "$PH_DIR" queue hold "$q"
+	assert_success
+	assert_output --partial "$q: on hold"
+	[ -f "$PH_DIR/queue/hold/$q" ]
+	run posthorn -C "$PH_DIR" queue hold "$q"
+	assert_failure
+	assert_output --partial "already on hold"
+	ph_start
+	printf 'Subject: flows\n\ngo\n' | sm -f demo@example.test demo@example.test
+	ph_wait_count "$(newdir demo)" 1
+	run mq
+	assert_line --regexp "^$q +! +[0-9]+ "
+	assert_output --partial "-- 1 Kbytes in 1 Request."
+	run posthorn -C "$PH_DIR" queue
+	assert_line --regexp "^$q +! "
+	run posthorn -C "$PH_DIR" queue show "$q"
+	assert_success
+	assert_output --partial "queue id: $q (hold)"
+	! grep -rq "^Subject: held" "$(newdir demo)"
+	run posthorn -C "$PH_DIR" queue release "$q"
+	assert_success
+	assert_output --partial "$q: released"
+	ph_wait_count "$(newdir demo)" 2
+	wait_queue_empty
+	[ "$(grep -rl '^Subject: held' "$(newdir demo)" | wc -l)" -eq 1 ]
+	run posthorn -C "$PH_DIR" queue release "$q"
+	assert_failure
+	assert_output --partial "no message $q on hold"
+	run posthorn -C "$PH_DIR" queue hold ABCDEF
+	assert_failure
+	assert_output --partial "no message ABCDEF in the queue"
+}
+
+@test "queue hold: a deferred message can be held, deleted from hold, and queue flush works" {
+	setconf retry_min 1h
+	ph_start
+	printf 'Subject: far\n\naway\n' | sm -f demo@example.test someone@remote.example
+	for _ in $(seq 1 100); do [ -s "$PH_DIR/queue/defer/$(qid_of far)" ] && break; sleep 0.1; done
+	q=$(qid_of far)
+	[ -f "$PH_DIR/queue/active/$q" ]
+	posthorn -C "$PH_DIR" queue hold "$q"
+	[ -f "$PH_DIR/queue/hold/$q" ]
+	[ ! -e "$PH_DIR/queue/active/$q" ]
+	run posthorn -C "$PH_DIR" queue flush
+	assert_success
+	assert_output --partial "flush requested"
+	run posthorn -C "$PH_DIR" queue delete "$q"
+	assert_success
+	[ ! -e "$PH_DIR/queue/hold/$q" ]
+	run mq
+	assert_output "Mail queue is empty"
+}
+
+@test "queue: a user without rights gets the same clear message from posthorn queue and mailq" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root mode (queue owned by the queue user)"
+	printf 'Subject: x\n\nx\n' | sm -f demo@example.test demo@example.test
+	q=$(qid_of x)
+	msg="permission denied: cannot read the queue $PH_DIR/queue: run as root or user_queue (posthorn-queue)"
+	run su nobody -s /bin/sh -c "'$PH_BIN/mailq' -c '$CONF'"
+	assert_failure 1
+	assert_output "mailq: $msg"
+	for sub in "" "show $q" "hold $q" "release $q" "delete $q" flush; do
+		run su nobody -s /bin/sh -c "'$PH_BIN/posthorn' -c '$CONF' queue $sub"
+		assert_failure 1
+		assert_output "posthorn queue: $msg"
+	done
+	[ -f "$PH_DIR/queue/incoming/$q" ]
+	# root sees it all
+	run posthorn -C "$PH_DIR" queue
+	assert_success
+	assert_output --partial "$q "
+}
+
+# newer_copy QID NEWQID: a copy of queue file QID that says format version 2
+# and carries a record type version 1 does not know
+newer_copy() {
+	local src=$PH_DIR/queue/incoming/$1
+	{ printf 'V1:2\n'; printf 'I%d:%s\n' "${#2}" "$2"; printf 'Z5:hello\n'; sed -n '3,$p' "$src"; } >"$PH_DIR/queue/incoming/$2"
+	chown --reference="$src" "$PH_DIR/queue/incoming/$2"
+	chmod --reference="$src" "$PH_DIR/queue/incoming/$2"
+}
+
+@test "versions: a V2 queue file is left untouched (one log line), listed as needing a newer posthorn; V1 mail flows" {
+	printf 'Subject: old\n\nformat one\n' | sm -f demo@example.test demo@example.test
+	q=$(qid_of old)
+	head -n 1 "$PH_DIR/queue/incoming/$q" | grep -qx 'V1:1'
+	newer_copy "$q" FFFF00000000001
+	sum=$(md5sum <"$PH_DIR/queue/incoming/FFFF00000000001")
+	run mq
+	assert_output --regexp "FFFF00000000001 +needs a newer posthorn: queue file format version 2; this posthorn reads up to version 1"
+	ph_start
+	ph_wait_count "$(newdir demo)" 1
+	wait_log "FFFF00000000001: needs a newer posthorn: queue file format version 2"
+	posthorn -C "$PH_DIR" flush >/dev/null
+	posthorn -C "$PH_DIR" reload >/dev/null
+	printf 'Subject: later\n\nafter\n' | sm -f demo@example.test demo@example.test
+	ph_wait_count "$(newdir demo)" 2
+	[ -f "$PH_DIR/queue/active/FFFF00000000001" ]
+	[ "$(md5sum <"$PH_DIR/queue/active/FFFF00000000001")" = "$sum" ]
+	[ ! -e "$PH_DIR/queue/corrupt/FFFF00000000001" ]
+	[ "$(ls "$(newdir demo)" | wc -l)" -eq 2 ]
+	! grep -q "FFFF00000000001.*\(bounce\|corrupt\|status=\)" "$LOG"
+	run mq
+	assert_output --regexp "FFFF00000000001 +needs a newer posthorn"
+	run posthorn -C "$PH_DIR" queue show FFFF00000000001
+	assert_failure
+	assert_output --partial "needs a newer posthorn"
+	# the administrator may still delete it
+	run posthorn -C "$PH_DIR" queue delete FFFF00000000001
+	assert_success
+	wait_queue_empty
+}

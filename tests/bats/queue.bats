@@ -243,7 +243,7 @@ time.sleep(60)' >"$fifo" 3>&- &
 	[ "$(id -u)" -eq 0 ] || skip "needs root mode (queue owned by the queue user)"
 	run su nobody -s /bin/sh -c "'$PH_BIN/mailq' -c '$CONF'"
 	assert_failure 1
-	assert_output --partial "mailq: cannot read the queue ($PH_DIR/queue): Permission denied; run as root or the queue user"
+	assert_output --partial "mailq: permission denied: cannot read the queue $PH_DIR/queue: run as root or user_queue (posthorn-queue)"
 }
 
 @test "bounce: an alias to an unknown user bounces an RFC 3464 report to the sender" {

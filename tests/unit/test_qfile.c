@@ -215,9 +215,39 @@ static void test_dsn_wrap(void)
 	buf_free(&out);
 }
 
+/* The version rule (queue/README.md "Versions"): 1 is read; a newer
+ * number is QFILE_NEWER before any later record is looked at, whatever
+ * record types a newer format brings; 0 or a non-number is malformed. */
+static void test_versions(void)
+{
+	static const struct {
+		const char *file;
+		int want;
+	} cases[] = {
+		{"V1:1\nI4:ABCD\nT1:1\nS0:\nR1:a\nM000000000001:x\nE0:\n", 0},
+		{"V1:2\nI4:ABCD\nQ3:new\nM000000000001:x\nE0:\n", QFILE_NEWER},
+		{"V2:10\n\x01\x02 whatever a later format holds", QFILE_NEWER},
+		{"V1:0\nI4:ABCD\nT1:1\nS0:\nR1:a\nM000000000001:x\nE0:\n", -2},
+		{"V1:x\nI4:ABCD\n", -2},
+	};
+	struct buf err = BUF_INIT;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int fd = file_with(cases[i].file, strlen(cases[i].file));
+		struct qfile q;
+		int r = qfile_read(fd, &q, &err);
+		CHECK(r == cases[i].want);
+		if (r == QFILE_NEWER)
+			CHECK(strstr(buf_cstr(&err), "format version") != NULL);
+		qfile_free(&q);
+		close(fd);
+	}
+	buf_free(&err);
+}
+
 int main(void)
 {
 	test_read_and_mark();
+	test_versions();
 	test_damaged();
 	test_qid_and_reasons();
 	test_dsn();
