@@ -1,0 +1,565 @@
+#!/usr/bin/env bats
+# imap.bats: imapd's protocol side (imapd/mailbox/) through its preauth
+# mode: libexec/imapd -P on a temporary Maildir, driven by imapchat.py
+# (raw commands, literals, pipelining, two sessions at once) and by
+# python3 imaplib (IMAP4_stream) as a real client; at the end IDLE in a
+# running instance sees a message delivered over SMTP.
+
+load helper
+
+setup() {
+	T=$(mktemp -d /tmp/imap-test.XXXXXX)
+	chmod 755 "$T"
+	export IMAPD=$PH_ROOT/libexec/imapd IMAP_CONF=$T/posthorn.conf
+	export POSTHORN_USER=demo@example.test POSTHORN_MAILDIR=$T/md
+	mkdir -p "$T/md/new" "$T/md/cur" "$T/md/tmp"
+	echo "max_errors = 5" >"$IMAP_CONF"
+	[ -x "$IMAPD" ] || skip "libexec/imapd is not built yet"
+}
+
+teardown() {
+	ph_teardown
+	case "${T:-}" in
+	/tmp/imap-test.?*) rm -rf "$T" ;;
+	esac
+}
+
+# py: a python script on stdin with imapchat's Session importable.
+py() { PYTHONPATH=$BATS_TEST_DIRNAME python3 -; }
+
+# put_msg NAME TEXT: a message file in new/ (printf %b escapes).
+put_msg() { printf '%b' "$2" >"$POSTHORN_MAILDIR/new/$1"; }
+
+three_msgs() {
+	put_msg 1000.A.host "From: Alice <alice@example.test>\nTo: bob@example.test\nSubject: first one\nDate: Mon, 2 Jan 2023 10:00:00 +0000\nMessage-ID: <1@example.test>\n\nhello world\nsecond line\n"
+	put_msg 1001.B.host "From: carol@example.test\nTo: bob@example.test\nCc: dave@example.test\nSubject: =?UTF-8?Q?caf=C3=A9?= second\nDate: Tue, 3 Jan 2023 11:00:00 +0100\n\nanother body with NEEDLE inside\n"
+	put_msg 1002.C.host "From: eve@example.test\nSubject: third\nX-Custom: marker\n\nno final newline"
+	touch -d '2023-01-02 12:00:00 UTC' "$POSTHORN_MAILDIR/new/1000.A.host"
+	touch -d '2023-01-03 12:00:00 UTC' "$POSTHORN_MAILDIR/new/1001.B.host"
+	touch -d '2023-01-05 12:00:00 UTC' "$POSTHORN_MAILDIR/new/1002.C.host"
+}
+
+@test "imap: preauth greeting, CAPABILITY, NOOP, ID, NAMESPACE, ENABLE, LOGIN refused, LOGOUT" {
+	py <<'PY'
+from imapchat import Session
+s = Session()
+caps = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE NAMESPACE ENABLE SPECIAL-USE CHILDREN UNSELECT ID CONDSTORE ESEARCH"
+assert s.greeting.startswith("* PREAUTH [CAPABILITY " + caps + "]"), s.greeting
+r = s.cmd("CAPABILITY")
+assert r[0] == "* CAPABILITY " + caps and s.ok(r) == "OK", r
+assert s.ok(s.cmd("NOOP")) == "OK"
+r = s.cmd('ID ("name" "test" "version" "1")')
+assert r[0].startswith('* ID ("name" "posthorn"') and s.ok(r) == "OK", r
+assert s.ok(s.cmd("ID NIL")) == "OK"
+r = s.cmd("NAMESPACE")
+assert r[0] == '* NAMESPACE (("" ".")) NIL NIL', r
+r = s.cmd("ENABLE CONDSTORE X-UNKNOWN")
+assert r[0] == "* ENABLED CONDSTORE" and s.ok(r) == "OK", r
+assert s.ok(s.cmd("LOGIN a b")) == "BAD"
+assert s.ok(s.cmd("AUTHENTICATE PLAIN")) == "BAD"
+assert s.ok(s.cmd("FETCH 1 FLAGS")) == "BAD"	# no mailbox selected
+r = s.cmd("LOGOUT")
+assert r[0].startswith("* BYE") and s.ok(r) == "OK", r
+assert s.p.wait(10) == 0
+PY
+}
+
+@test "imap: bad syntax gets BAD and the session goes on; too many errors end it" {
+	py <<'PY'
+from imapchat import Session
+s = Session()
+assert s.ok(s.cmd("FROB")) == "BAD"
+assert s.ok(s.cmd("NOOP extra")) == "BAD"
+assert s.ok(s.cmd('SELECT "unterminated')) == "BAD"
+s.send(b"\r\n")
+line = s.readline()
+assert line.startswith("* BAD"), line
+assert s.ok(s.cmd("NOOP")) == "OK"
+# the fifth error (max_errors = 5) ends the session with BYE
+r = s.cmd("STATUS INBOX (BOGUS)")
+assert s.ok(r) == "BAD", r
+rest = s.p.stdout.read().decode()
+assert "* BYE" in rest, rest
+assert s.p.wait(10) == 0
+PY
+}
+
+@test "imap: a command line over 64 KiB is refused, the session goes on" {
+	py <<'PY'
+from imapchat import Session
+s = Session()
+s.send(b"a1 NOOP " + b"x" * 70000 + b"\r\n")
+line = s.readline()
+assert line.startswith("* BAD"), line
+assert s.ok(s.cmd("NOOP")) == "OK"
+s.close()
+PY
+}
+
+@test "imap: synchronising literals get '+', LITERAL+ ones do not; oversized literals are refused" {
+	py <<'PY'
+from imapchat import Session
+s = Session()
+r = s.cmd("CREATE %L", literal=b"Lit Folder")
+assert r[0].startswith("+ ") and s.ok(r) == "OK", r
+r = s.cmd("CREATE +%L", literal=b"Plus Folder")
+assert s.ok(r) == "OK" and not any(l.startswith("+") for l in r), r
+r = s.cmd('LIST "" *')
+assert any(l.endswith('"Lit Folder"') for l in r), r
+assert any(l.endswith('"Plus Folder"') for l in r), r
+# 100 KiB literal outside APPEND: refused without a continuation
+s.send(b"big SELECT {100000}\r\n")
+r = s.read_until("big")
+assert r[-1].startswith("big BAD"), r
+assert s.ok(s.cmd("NOOP")) == "OK"
+# a huge non-synchronising literal ends the session (its bytes would follow)
+s.send(b"huge SELECT {100000+}\r\n")
+rest = s.p.stdout.read().decode()
+assert "* BYE" in rest, rest
+PY
+}
+
+@test "imap: special-use folders, LIST with attributes and patterns, LSUB, SUBSCRIBE" {
+	py <<'PY'
+from imapchat import Session
+s = Session()
+r = s.cmd('LIST "" "*"')
+for name, attr in (("Sent", "\\Sent"), ("Drafts", "\\Drafts"), ("Trash", "\\Trash"),
+                   ("Junk", "\\Junk"), ("Archive", "\\Archive")):
+    assert any(attr in l and l.endswith(' "." ' + name) for l in r), (name, r)
+assert r[0].endswith(" INBOX"), r	# INBOX first
+assert s.ok(s.cmd("CREATE Work.Projects.Alpha")) == "OK"
+r = s.cmd('LIST "" "Work.%"')
+assert any("\\HasChildren" in l and l.endswith(" Work.Projects") for l in r), r
+assert not any(l.endswith("Alpha") for l in r), r
+r = s.cmd('LIST "" "Work*"')
+assert any("\\HasNoChildren" in l and l.endswith("Work.Projects.Alpha") for l in r), r
+r = s.cmd('LIST "" ""')
+assert r[0] == '* LIST (\\Noselect) "." ""', r
+r = s.cmd('LIST "Work." "%"')
+assert any(l.endswith("Work.Projects") for l in r), r
+assert s.ok(s.cmd("SUBSCRIBE Work.Projects.Alpha")) == "OK"
+r = s.cmd('LSUB "" "*"')
+assert any(l.startswith("* LSUB") and l.endswith("Work.Projects.Alpha") for l in r), r
+r = s.cmd('LIST (SUBSCRIBED) "" "*"')
+assert any("\\Subscribed" in l and l.endswith("Work.Projects.Alpha") for l in r), r
+assert s.ok(s.cmd("UNSUBSCRIBE Work.Projects.Alpha")) == "OK"
+r = s.cmd('LSUB "" "Work*"')
+assert not any(l.endswith("Alpha") for l in r), r
+r = s.cmd('LIST "" "*" RETURN (SPECIAL-USE)')
+assert s.ok(r) == "OK" and any("\\Sent" in l for l in r), r
+s.close()
+PY
+}
+
+@test "imap: CREATE, RENAME (also INBOX), DELETE, STATUS" {
+	three_msgs
+	py <<'PY'
+from imapchat import Session
+s = Session()
+assert s.ok(s.cmd("CREATE Box")) == "OK"
+r = s.cmd("CREATE Box")
+assert s.ok(r) == "NO" and "[ALREADYEXISTS]" in r[-1], r
+assert s.ok(s.cmd("CREATE Parent.")) == "OK"
+assert s.ok(s.cmd("RENAME Box Renamed")) == "OK"
+r = s.cmd('LIST "" "*"')
+assert any(l.endswith(" Renamed") for l in r) and not any(l.endswith(" Box") for l in r), r
+assert s.ok(s.cmd("RENAME Nope Other")) == "NO"
+r = s.cmd("STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ)")
+st = r[0]
+assert st.startswith("* STATUS INBOX (MESSAGES 3 RECENT 3 UIDNEXT 4 UIDVALIDITY "), st
+assert "UNSEEN 3" in st and "HIGHESTMODSEQ" in st, st
+assert s.ok(s.cmd("RENAME INBOX Old")) == "OK"
+r = s.cmd("STATUS Old (MESSAGES)")
+assert r[0] == "* STATUS Old (MESSAGES 3)", r
+r = s.cmd("STATUS INBOX (MESSAGES)")
+assert r[0] == "* STATUS INBOX (MESSAGES 0)", r
+assert s.ok(s.cmd("DELETE Renamed")) == "OK"
+assert s.ok(s.cmd("DELETE Renamed")) == "NO"
+assert s.ok(s.cmd("DELETE INBOX")) == "NO"
+assert s.ok(s.cmd("STATUS Nope (MESSAGES)")) == "NO"
+s.close()
+PY
+}
+
+@test "imap: folder name attacks are refused and create nothing outside the Maildir" {
+	py <<'PY'
+from imapchat import Session
+s = Session()
+bad = ["../escape", "a/b", "/etc", ".", "..", "a..b", "x" * 300, "&Jjo", "&AGE-", "a\x01b",
+       "Work..x", "~root"]
+for name in bad:
+    q = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    r = s.cmd("CREATE " + q)
+    assert s.ok(r) in ("NO", "BAD"), (name, r)
+    assert s.ok(s.cmd("SELECT " + q)) in ("NO", "BAD"), name
+    assert s.ok(s.cmd("RENAME Sent " + q)) in ("NO", "BAD"), name
+assert s.ok(s.cmd('CREATE "&ZeVnLIqe-"')) == "OK"	# valid modified UTF-7
+s.close()
+PY
+	[ ! -e "$T/escape" ] && [ ! -e /etc/.posthorn ] && [ ! -e "$T/md/a" ]
+	run ls -a "$T"
+	assert_output --partial md
+	[ "$(ls -a "$T" | wc -l)" -eq 4 ]	# ., .., md, posthorn.conf
+}
+
+@test "imap: SELECT and EXAMINE responses; CLOSE, UNSELECT; \\Recent claimed once" {
+	three_msgs
+	py <<'PY'
+from imapchat import Session
+s = Session()
+r = s.cmd("SELECT inbox")
+t = "\n".join(r)
+for want in ("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)", "* 3 EXISTS", "* 3 RECENT",
+             "* OK [UNSEEN 1]", "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)]",
+             "* OK [UIDVALIDITY ", "* OK [UIDNEXT 4]", "* OK [HIGHESTMODSEQ "):
+    assert want in t, (want, t)
+assert "[READ-WRITE]" in r[-1], r
+assert s.ok(s.cmd("UNSELECT")) == "OK"
+r = s.cmd("EXAMINE INBOX")
+t = "\n".join(r)
+assert "[READ-ONLY]" in r[-1] and "* 0 RECENT" in t, r	# already claimed
+assert s.ok(s.cmd("STORE 1 +FLAGS (\\Seen)")) == "NO"
+assert s.ok(s.cmd("EXPUNGE")) == "NO"
+assert s.ok(s.cmd("CLOSE")) == "OK"
+assert s.ok(s.cmd("CLOSE")) == "BAD"	# nothing selected now
+assert s.ok(s.cmd("SELECT Nope")) == "NO"
+r = s.cmd("SELECT INBOX (CONDSTORE)")
+assert s.ok(r) == "OK", r
+s.close()
+PY
+}
+
+@test "imap: APPEND with flags and date gives APPENDUID; FETCH shows them; [TRYCREATE]" {
+	py <<'PY'
+from imapchat import Session
+s = Session()
+msg = b"From: a@example.test\r\nSubject: appended\r\n\r\nbody line\r\n"
+r = s.cmd('APPEND Drafts (\\Draft \\Seen $Label1) "17-Jul-1996 02:44:25 -0700" %L', literal=msg)
+assert s.ok(r) == "OK" and "[APPENDUID " in r[-1], r
+uidv, uid = r[-1].split("[APPENDUID ")[1].split("]")[0].split()
+r = s.cmd("APPEND Drafts +%L", literal=b"Subject: two\r\n\r\nx\r\n")
+assert s.ok(r) == "OK" and r[-1].split("[APPENDUID ")[1].split("]")[0].split()[1] == str(int(uid) + 1), r
+r = s.cmd("APPEND NoSuch %L", literal=msg)
+assert s.ok(r) == "NO" and "[TRYCREATE]" in r[-1], r
+r = s.cmd("SELECT Drafts")
+assert "* OK [UIDVALIDITY %s]" % uidv in "\n".join(r), r
+r = s.cmd("FETCH 1 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])")
+f = r[0]
+assert "UID " + uid in f and "INTERNALDATE \"17-Jul-1996 09:44:25 +0000\"" in f, f
+for fl in ("\\Draft", "\\Seen", "$Label1"):
+    assert fl in f, (fl, f)
+assert "RFC822.SIZE %d" % len(msg) in f, f
+assert f.endswith(msg.decode() + ")"), f
+s.close()
+PY
+}
+
+@test "imap: FETCH items, sections, partials; BODY[] sets \\Seen and reports FLAGS, PEEK does not" {
+	three_msgs
+	py <<'PY'
+from imapchat import Session
+s = Session()
+s.cmd("SELECT INBOX")
+r = s.cmd("FETCH 1 (RFC822.SIZE BODY.PEEK[])")
+f = r[0]
+size = int(f.split("RFC822.SIZE ")[1].split()[0])
+lit = int(f.split("BODY[] {")[1].split("}")[0])
+assert size == lit, f
+assert "\r\n" in f and "hello world\r\nsecond line\r\n)" in f, f
+r = s.cmd("FETCH 1 FLAGS")
+assert "\\Seen" not in r[0], r
+r = s.cmd("FETCH 3 (BODY[TEXT])")
+assert "BODY[TEXT] {18}\r\nno final newline\r\n" in r[0], r
+assert "FLAGS (\\Seen \\Recent)" in r[0], r	# \Seen set by the fetch, reported
+r = s.cmd("FETCH 3 RFC822.SIZE")
+assert "RFC822.SIZE 72" in r[0], r
+r = s.cmd("FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject from)])")
+assert "BODY[HEADER.FIELDS (Subject from)] {60}\r\nFrom: Alice <alice@example.test>\r\nSubject: first one\r\n\r\n)" in r[0], r
+r = s.cmd("FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (From To Date Message-ID)])")
+assert "{23}\r\nSubject: first one\r\n\r\n)" in r[0], r
+r = s.cmd("FETCH 1 (BODY.PEEK[]<6.5> BODY.PEEK[TEXT]<0.5>)")
+assert "BODY[]<6> {5}\r\nAlice" in r[0] and "BODY[TEXT]<0> {5}\r\nhello" in r[0], r
+r = s.cmd("FETCH 1 (BODY.PEEK[]<100000.5>)")
+assert 'BODY[]<100000> {0}' in r[0] or 'BODY[]<100000> ""' in r[0], r
+r = s.cmd("FETCH 1 (RFC822.HEADER)")
+assert "RFC822.HEADER {" in r[0] and "Message-ID: <1@example.test>\r\n\r\n)" in r[0], r
+r = s.cmd("FETCH 1 FLAGS")
+assert "\\Seen" not in r[0], r	# RFC822.HEADER is a peek
+r = s.cmd("FETCH 2 (RFC822.TEXT)")
+assert "RFC822.TEXT {33}\r\nanother body with NEEDLE inside\r\n" in r[0] and "\\Seen" in r[0], r
+r = s.cmd("FETCH 1 (BODY.PEEK[1])")
+assert "BODY[1] {" in r[0] and "hello world" in r[0], r
+r = s.cmd("UID FETCH 1:* (FLAGS)")
+assert len(r) == 4 and all("UID " in l for l in r[:3]), r
+r = s.cmd("FETCH 1:* FAST")
+assert len(r) == 4 and "INTERNALDATE" in r[0] and "RFC822.SIZE" in r[0], r
+assert s.ok(s.cmd("FETCH 9 FLAGS")) == "BAD"
+assert s.ok(s.cmd("FETCH 1 (FLAGS")) == "BAD"
+assert s.ok(s.cmd("FETCH 1 BODY[HEADER.FIELDS]")) == "BAD"
+r = s.cmd("UID FETCH 99 FLAGS")
+assert s.ok(r) == "OK" and len(r) == 1, r
+s.close()
+PY
+}
+
+@test "imap: STORE flags and keywords, .SILENT, CONDSTORE MODSEQ, UNCHANGEDSINCE and CHANGEDSINCE" {
+	three_msgs
+	py <<'PY'
+from imapchat import Session
+s = Session()
+s.cmd("SELECT INBOX")
+r = s.cmd("STORE 1 +FLAGS (\\Flagged $Work)")
+assert r[0].startswith("* 1 FETCH (FLAGS (") and "\\Flagged" in r[0] and "$Work" in r[0], r
+r = s.cmd("STORE 1 -FLAGS (\\Flagged)")
+assert "\\Flagged" not in r[0] and "$Work" in r[0], r
+r = s.cmd("STORE 2 FLAGS.SILENT (\\Answered)")
+assert len(r) == 1 and s.ok(r) == "OK", r
+r = s.cmd("FETCH 2 FLAGS")
+assert "\\Answered" in r[0], r
+r = s.cmd("UID STORE 3 +FLAGS (\\Deleted)")
+assert "UID 3" in r[0] and "\\Deleted" in r[0], r
+assert s.ok(s.cmd("STORE 1 +FLAGS (\\Recent)")) == "BAD"
+assert s.ok(s.cmd("STORE 1 +FLAGS (\\Bogus)")) == "BAD"
+r = s.cmd("FETCH 1 (MODSEQ)")
+m1 = int(r[0].split("MODSEQ (")[1].split(")")[0])
+r = s.cmd("STORE 1 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % m1)
+assert s.ok(r) == "OK" and "MODIFIED" not in r[-1] and "MODSEQ (" in r[0], r
+r = s.cmd("STORE 1 (UNCHANGEDSINCE %d) +FLAGS (\\Flagged)" % m1)
+assert s.ok(r) == "OK" and "[MODIFIED 1]" in r[-1], r
+r = s.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % m1)
+assert len(r) == 2 and r[0].startswith("* 1 FETCH") and "MODSEQ" in r[0], r
+r = s.cmd("STATUS INBOX (HIGHESTMODSEQ)")
+assert s.ok(r) == "OK", r
+s.close()
+PY
+}
+
+@test "imap: COPY and MOVE with COPYUID, EXPUNGE, UID EXPUNGE, CLOSE expunges" {
+	three_msgs
+	py <<'PY'
+from imapchat import Session
+s = Session()
+s.cmd("SELECT INBOX")
+r = s.cmd("COPY 1:2 Trash")
+assert s.ok(r) == "OK" and "[COPYUID " in r[-1] and r[-1].split("[COPYUID ")[1].split()[1] == "1:2", r
+r = s.cmd("COPY 1 Nope")
+assert s.ok(r) == "NO" and "[TRYCREATE]" in r[-1], r
+r = s.cmd("UID MOVE 3 Archive")
+assert r[0].startswith("* OK [COPYUID ") and "* 3 EXPUNGE" in r and s.ok(r) == "OK", r
+r = s.cmd("STATUS Archive (MESSAGES)")
+assert r[0] == "* STATUS Archive (MESSAGES 1)", r
+s.cmd("STORE 1:2 +FLAGS.SILENT (\\Deleted)")
+r = s.cmd("UID EXPUNGE 2")
+assert "* 2 EXPUNGE" in r and s.ok(r) == "OK", r
+r = s.cmd("EXPUNGE")
+assert "* 1 EXPUNGE" in r, r
+r = s.cmd("SELECT Trash")
+assert "* 2 EXISTS" in r, r
+s.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
+assert s.ok(s.cmd("CLOSE")) == "OK"
+r = s.cmd("STATUS Trash (MESSAGES)")
+assert r[0] == "* STATUS Trash (MESSAGES 1)", r
+s.close()
+PY
+}
+
+@test "imap: SEARCH keys, NOT/OR/groups, CHARSET, ESEARCH RETURN, MODSEQ" {
+	three_msgs
+	py <<'PY'
+from imapchat import Session
+s = Session()
+s.cmd("SELECT INBOX")
+s.cmd("STORE 2 +FLAGS.SILENT (\\Flagged $Tag)")
+def srch(q, uid=False):
+    r = s.cmd(("UID " if uid else "") + "SEARCH " + q)
+    assert s.ok(r) == "OK", (q, r)
+    line = [l for l in r if l.startswith("* SEARCH") or l.startswith("* ESEARCH")][0]
+    return line
+assert srch("ALL") == "* SEARCH 1 2 3"
+assert srch("FLAGGED") == "* SEARCH 2"
+assert srch("UNFLAGGED") == "* SEARCH 1 3"
+assert srch("KEYWORD $Tag") == "* SEARCH 2"
+assert srch("UNKEYWORD $Tag") == "* SEARCH 1 3"
+assert srch("NEW") == "* SEARCH 1 2 3"
+assert srch("OLD") == "* SEARCH"
+assert srch("RECENT UNSEEN") == "* SEARCH 1 2 3"
+assert srch("SUBJECT first") == "* SEARCH 1"
+assert srch("CHARSET UTF-8 SUBJECT caf\u00e9") == "* SEARCH 2"
+assert srch("FROM alice") == "* SEARCH 1"
+assert srch("TO bob") == "* SEARCH 1 2"
+assert srch("CC dave") == "* SEARCH 2"
+assert srch("BCC dave") == "* SEARCH"
+assert srch("HEADER X-Custom mark") == "* SEARCH 3"
+assert srch('HEADER Subject ""') == "* SEARCH 1 2 3"
+assert srch("BODY needle") == "* SEARCH 2"
+assert srch("BODY Subject") == "* SEARCH"
+assert srch("TEXT needle") == "* SEARCH 2"
+assert srch("TEXT alice") == "* SEARCH 1"
+assert srch("LARGER 150") == "* SEARCH 1 2"
+assert srch("SMALLER 100") == "* SEARCH 3"
+assert srch("SINCE 3-Jan-2023") == "* SEARCH 2 3"
+assert srch("BEFORE 3-Jan-2023") == "* SEARCH 1"
+assert srch("ON 5-Jan-2023") == "* SEARCH 3"
+assert srch("SENTON 3-Jan-2023") == "* SEARCH 2"
+assert srch("SENTBEFORE 3-Jan-2023") == "* SEARCH 1"
+assert srch("SENTSINCE 2-Jan-2023") == "* SEARCH 1 2"
+assert srch("2:3") == "* SEARCH 2 3"
+assert srch("UID 1,3") == "* SEARCH 1 3"
+assert srch("NOT 2") == "* SEARCH 1 3"
+assert srch("OR 1 3") == "* SEARCH 1 3"
+assert srch("(OR FLAGGED 1) NOT SUBJECT first") == "* SEARCH 2"
+assert srch("CHARSET UTF-8 SUBJECT third") == "* SEARCH 3"
+assert srch("ALL", uid=True) == "* SEARCH 1 2 3"
+r = s.cmd("SEARCH CHARSET KOI8-R ALL")
+assert s.ok(r) == "NO" and "[BADCHARSET" in r[-1], r
+assert s.ok(s.cmd("SEARCH BOGUS")) == "BAD"
+assert s.ok(s.cmd("SEARCH (ALL")) == "BAD"
+r = s.cmd("SEARCH RETURN (MIN MAX COUNT ALL) ALL")
+assert r[0] == '* ESEARCH (TAG "%s") MIN 1 MAX 3 COUNT 3 ALL 1:3' % r[-1].split()[0], r
+r = s.cmd("UID SEARCH RETURN (COUNT) FLAGGED")
+assert r[0].endswith(" UID COUNT 1"), r
+r = s.cmd("SEARCH RETURN () UNFLAGGED")
+assert r[0].endswith(" ALL 1,3"), r
+r = s.cmd("SEARCH RETURN (MIN) DELETED")
+assert r[0] == '* ESEARCH (TAG "%s")' % r[-1].split()[0], r
+r = s.cmd("FETCH 2 (MODSEQ)")
+m2 = int(r[0].split("MODSEQ (")[1].split(")")[0])
+line = srch("MODSEQ %d" % m2)
+assert line.startswith("* SEARCH 2") and "(MODSEQ %d)" % m2 in line, line
+s.close()
+PY
+}
+
+@test "imap: python imaplib as a client (IMAP4_stream): select, fetch, search, store, copy, expunge" {
+	three_msgs
+	py <<'PY'
+import imaplib, os, email
+M = imaplib.IMAP4_stream("%s -P -c %s" % (os.environ["IMAPD"], os.environ["IMAP_CONF"]))
+assert "PREAUTH" in M.welcome.decode(), M.welcome
+typ, data = M.select("INBOX")
+assert typ == "OK" and data == [b"3"], (typ, data)
+typ, data = M.uid("SEARCH", None, "ALL")
+assert data == [b"1 2 3"], data
+typ, data = M.fetch("1", "(RFC822)")
+msg = email.message_from_bytes(data[0][1])
+assert msg["Subject"] == "first one", msg["Subject"]
+typ, data = M.store("2", "+FLAGS", "(\\Deleted)")
+assert typ == "OK" and b"\\Deleted" in data[0], data
+typ, data = M.copy("1", "Archive")
+assert typ == "OK", data
+typ, data = M.expunge()
+assert typ == "OK" and data == [b"2"], data
+typ, data = M.status("Archive", "(MESSAGES)")
+assert data == [b"Archive (MESSAGES 1)"], data
+typ, data = M.list()
+assert typ == "OK" and any(b"Sent" in d for d in data), data
+typ, data = M.append("Sent", "(\\Seen)", imaplib.Time2Internaldate(1700000000), b"Subject: x\r\n\r\ny\r\n")
+assert typ == "OK", data
+typ, data = M.create("imaplib-box")
+assert typ == "OK"
+typ, data = M.rename("imaplib-box", "imaplib-renamed")
+assert typ == "OK"
+typ, data = M.delete("imaplib-renamed")
+assert typ == "OK"
+M.close()
+M.logout()
+PY
+}
+
+@test "imap: two sessions on one folder see each other's STORE and EXPUNGE, and a delivery, at the allowed points" {
+	three_msgs
+	py <<'PY'
+import os, time
+from imapchat import Session
+a = Session(); b = Session()
+a.cmd("SELECT INBOX"); b.cmd("SELECT INBOX")
+r = b.cmd("STORE 2 +FLAGS (\\Flagged)")
+assert b.ok(r) == "OK", r
+r = a.cmd("NOOP")
+assert any(l.startswith("* 2 FETCH (") and "\\Flagged" in l for l in r), r
+b.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
+b.cmd("EXPUNGE")
+# during FETCH / STORE / SEARCH no EXPUNGE may be sent (RFC 3501 7.4.1)
+r = a.cmd("FETCH 1:3 (UID)")
+assert not any("EXPUNGE" in l for l in r), r
+r = a.cmd("SEARCH ALL")
+assert not any("EXPUNGE" in l for l in r), r
+r = a.cmd("NOOP")
+assert "* 1 EXPUNGE" in r, r
+r = a.cmd("FETCH 1:* (UID)")
+assert [l.split("UID ")[1].rstrip(")") for l in r[:-1]] == ["2", "3"], r
+# a delivery (a new file in new/) shows up as EXISTS at the next NOOP
+md = os.environ["POSTHORN_MAILDIR"]
+with open(os.path.join(md, "tmp", "2000.D.host"), "w") as f:
+    f.write("Subject: delivered\n\nnew\n")
+os.rename(os.path.join(md, "tmp", "2000.D.host"), os.path.join(md, "new", "2000.D.host"))
+r = a.cmd("NOOP")
+assert "* 3 EXISTS" in r, r
+r = b.cmd("NOOP")
+assert "* 3 EXISTS" in r, r
+r = a.cmd("UID FETCH 4 (UID)")
+assert r[0] == "* 3 FETCH (UID 4)", r
+a.close(); b.close()
+PY
+}
+
+@test "imap: IDLE reports another session's change and ends with DONE" {
+	three_msgs
+	py <<'PY'
+import select
+from imapchat import Session
+a = Session(); b = Session()
+a.cmd("SELECT INBOX"); b.cmd("SELECT INBOX")
+a.n += 1
+tag = "T%d" % a.n
+a.send((tag + " IDLE\r\n").encode())
+assert a.readline().startswith("+ "), "no continuation"
+b.cmd("STORE 1 +FLAGS (\\Answered)")
+ready, _, _ = select.select([a.p.stdout], [], [], 10)
+assert ready, "IDLE: nothing within 10 s"
+line = a.readline()
+assert line.startswith("* 1 FETCH") and "\\Answered" in line, line
+a.send(b"DONE\r\n")
+r = a.read_until(tag)
+assert r[-1].startswith(tag + " OK"), r
+a.close(); b.close()
+PY
+}
+
+@test "imap: IDLE in a running instance sees a message delivered over SMTP" {
+	ph_instance
+	ph_start
+	MD=$(ph_maildir demo)
+	export POSTHORN_MAILDIR=$MD IMAP_CONF=$PH_DIR/etc/posthorn.conf
+	# run the stage as the Maildir's owner, as mailboxd would
+	if [ "$(id -u)" = 0 ]; then
+		printf '#!/bin/sh\nexec setpriv --reuid=%s --regid=%s --clear-groups %s "$@"\n' \
+			"$(stat -c %u "$MD")" "$(stat -c %g "$MD")" "$PH_ROOT/libexec/imapd" >"$T/imapd-as-owner"
+		chmod 755 "$T/imapd-as-owner"
+		export IMAPD=$T/imapd-as-owner
+	fi
+	PH_SMTP=$PH_SMTP py <<'PY'
+import os, select, smtplib
+from imapchat import Session
+a = Session()
+r = a.cmd("SELECT INBOX")
+assert "* 0 EXISTS" in r, r
+a.n += 1
+tag = "T%d" % a.n
+a.send((tag + " IDLE\r\n").encode())
+assert a.readline().startswith("+ ")
+with smtplib.SMTP("127.0.0.1", int(os.environ["PH_SMTP"]), timeout=10) as c:
+    c.sendmail("sender@example.test", ["demo@example.test"], "Subject: idle test\r\n\r\nhello\r\n")
+ready, _, _ = select.select([a.p.stdout], [], [], 20)
+assert ready, "no untagged response within 20 s"
+line = a.readline()
+assert line == "* 1 EXISTS", line
+a.send(b"DONE\r\n")
+r = a.read_until(tag)
+assert r[-1].startswith(tag + " OK"), r
+r = a.cmd("FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+assert "Subject: idle test" in r[0], r
+a.close()
+PY
+}
