@@ -25,7 +25,7 @@ CFLAGS += $(CFLAGS_BASE)
 
 # program name -> source directory
 BIN_PROGS = posthorn sendmail mailq
-LIBEXEC_PROGS = master smtpd enqueue qmgr local auth pop3d mailboxd pop3d-login remote imapd-login
+LIBEXEC_PROGS = master smtpd enqueue qmgr local auth pop3d mailboxd pop3d-login remote imapd-login imapd
 SRCDIR_posthorn = posthorn
 SRCDIR_sendmail = queue/sendmail
 SRCDIR_mailq = queue/mailq
@@ -39,6 +39,7 @@ SRCDIR_pop3d = pop3d/mailbox
 SRCDIR_mailboxd = pop3d/spawner
 SRCDIR_pop3d-login = pop3d/login
 SRCDIR_imapd-login = imapd/login
+SRCDIR_imapd = imapd/mailbox
 SRCDIR_auth = auth
 
 COMMON_SRC = $(wildcard common/*.c)

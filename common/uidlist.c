@@ -145,34 +145,46 @@ static int num_field(const char **p, const char *end, char prefix, unsigned long
 	return mem_to_u64(f, n, v);
 }
 
-static int parse_header(struct uidlist *u, const char *s, const char *end)
+/* The header line; *version gets 1 or 2. */
+static int parse_header(struct uidlist *u, const char *s, const char *end, int *version)
 {
-	static const char magic[] = "posthorn-uidlist 1 ";
+	static const char magic[] = "posthorn-uidlist ";
 	size_t ml = sizeof magic - 1;
-	if ((size_t)(end - s) < ml || memcmp(s, magic, ml))
+	if ((size_t)(end - s) < ml + 2 || memcmp(s, magic, ml) || s[ml + 1] != ' ' ||
+	    (s[ml] != '1' && s[ml] != '2'))
 		return -1;
-	s += ml;
-	unsigned long long v, nx, sn, sc;
+	*version = s[ml] - '0';
+	s += ml + 2;
+	unsigned long long v, nx, sn, sc, ms = 1, r = 0;
 	if (num_field(&s, end, 'V', &v) < 0 || num_field(&s, end, 'N', &nx) < 0 ||
-	    num_field(&s, end, 0, &sn) < 0 || num_field(&s, end, 0, &sc) < 0 || s != end)
+	    num_field(&s, end, 0, &sn) < 0 || num_field(&s, end, 0, &sc) < 0)
 		return -1;
-	if (v == 0 || v > 0xffffffffULL || nx == 0 || nx > 0xffffffffULL ||
-	    sn > 0x7fffffffffffffffULL || sc > 0x7fffffffffffffffULL)
+	if (*version == 2 && (num_field(&s, end, 'M', &ms) < 0 || num_field(&s, end, 'R', &r) < 0))
+		return -1;
+	if (s != end || v == 0 || v > 0xffffffffULL || nx == 0 || nx > 0xffffffffULL ||
+	    sn > 0x7fffffffffffffffULL || sc > 0x7fffffffffffffffULL || r >= nx ||
+	    ms == 0 || ms > 0x7fffffffffffffffULL)
 		return -1;
 	u->uidvalidity = (unsigned long)v;
 	u->next_uid = (unsigned long)nx;
 	u->stamp_new = (long long)sn;
 	u->stamp_cur = (long long)sc;
+	u->modseq = ms;
+	u->recent_uid = (unsigned long)r;
 	return 0;
 }
 
-static int parse_msg(struct uidlist *u, const char *s, const char *end)
+static int parse_msg(struct uidlist *u, const char *s, const char *end, int version)
 {
-	unsigned long long uid, size, fsize;
+	unsigned long long uid, size, fsize, modseq = 1, mtime = 0;
 	const char *sub, *name;
 	size_t sublen;
 	if (num_field(&s, end, 0, &uid) < 0 || num_field(&s, end, 0, &size) < 0 ||
 	    num_field(&s, end, 0, &fsize) < 0 || field(&s, end, &sub, &sublen) < 0)
+		return -1;
+	if (version == 2 && (num_field(&s, end, 0, &modseq) < 0 || num_field(&s, end, 0, &mtime) < 0))
+		return -1;
+	if (modseq == 0 || modseq > u->modseq || mtime > 0x7fffffffffffffffULL)
 		return -1;
 	name = s;
 	size_t nlen = (size_t)(end - s);
@@ -184,6 +196,8 @@ static int parse_msg(struct uidlist *u, const char *s, const char *end)
 	m->uid = (unsigned long)uid;
 	m->size = size;
 	m->fsize = fsize;
+	m->modseq = modseq;
+	m->mtime = (long long)mtime;
 	m->sub = sub[0];
 	m->name = xmemdup(name, nlen);
 	return 0;
@@ -193,13 +207,13 @@ int uidlist_parse(struct uidlist *u, const char *text, size_t len)
 {
 	clear_msgs(u);
 	size_t off = 0;
-	int first = 1;
+	int first = 1, version = 0;
 	while (off < len) {
 		const char *s = text + off;
 		const char *nl = memchr(s, '\n', len - off);
 		if (!nl)
 			goto bad;	/* a torn last line: never trust it */
-		int r = first ? parse_header(u, s, nl) : parse_msg(u, s, nl);
+		int r = first ? parse_header(u, s, nl, &version) : parse_msg(u, s, nl, version);
 		if (r < 0)
 			goto bad;
 		first = 0;
@@ -207,6 +221,7 @@ int uidlist_parse(struct uidlist *u, const char *text, size_t len)
 	}
 	if (first)
 		goto bad;
+	u->version = version;
 	return 0;
 bad:
 	clear_msgs(u);
@@ -216,11 +231,12 @@ bad:
 void uidlist_format(const struct uidlist *u, struct buf *out)
 {
 	buf_reset(out);
-	buf_printf(out, "posthorn-uidlist 1 V%lu N%lu %lld %lld\n", u->uidvalidity,
-		   u->next_uid, u->stamp_new, u->stamp_cur);
+	buf_printf(out, "posthorn-uidlist 2 V%lu N%lu %lld %lld M%llu R%lu\n", u->uidvalidity,
+		   u->next_uid, u->stamp_new, u->stamp_cur, u->modseq, u->recent_uid);
 	for (size_t i = 0; i < u->n; i++) {
 		const struct uid_msg *m = &u->msgs[i];
-		buf_printf(out, "%lu %llu %llu %c %s\n", m->uid, m->size, m->fsize, m->sub, m->name);
+		buf_printf(out, "%lu %llu %llu %c %llu %lld %s\n", m->uid, m->size, m->fsize,
+			   m->sub, m->modseq, m->mtime, m->name);
 	}
 }
 
@@ -262,7 +278,59 @@ static void start_fresh(struct uidlist *u)
 	u->uidvalidity = v > u->uidvalidity ? v : u->uidvalidity + 1;
 	u->next_uid = 1;
 	u->stamp_new = u->stamp_cur = 0;
+	u->modseq = 1;
+	u->recent_uid = 0;
 	u->changed = 1;
+}
+
+static int same_file(const struct uidlist *u, const struct stat *st)
+{
+	return u->loaded && u->file_dev == (unsigned long long)st->st_dev &&
+	       u->file_ino == (unsigned long long)st->st_ino &&
+	       u->file_size == (unsigned long long)st->st_size &&
+	       u->file_mtime == (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+static void remember_file(struct uidlist *u, const struct stat *st)
+{
+	u->file_dev = (unsigned long long)st->st_dev;
+	u->file_ino = (unsigned long long)st->st_ino;
+	u->file_size = (unsigned long long)st->st_size;
+	u->file_mtime = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+	u->loaded = 1;
+}
+
+/* A version-1 list has no mtimes: each listed file is looked at once. */
+static void fill_mtimes(struct uidlist *u)
+{
+	struct buf p = BUF_INIT;
+	struct stat st;
+	for (size_t i = 0; i < u->n; i++) {
+		uidlist_path(u, &u->msgs[i], &p);
+		if (stat(p.s, &st) == 0)
+			u->msgs[i].mtime = (long long)st.st_mtim.tv_sec;
+	}
+	buf_free(&p);
+	u->changed = 1;
+}
+
+/* Reads the open list file fd into text; st: its identity. */
+static int read_list(int fd, struct stat *st, struct buf *text)
+{
+	if (fstat(fd, st) < 0)
+		return -1;
+	if (st->st_size < 0 || (unsigned long long)st->st_size > LIST_MAX) {
+		errno = EFBIG;
+		return -1;
+	}
+	size_t n = (size_t)st->st_size;
+	buf_reset(text);
+	buf_reserve(text, size_add(n, 1));
+	ssize_t r = read_full(fd, text->s, n);
+	if (r < 0)
+		return -1;
+	text->len = (size_t)r;
+	return 0;
 }
 
 /* Reads the file; a missing or malformed one starts a new list (with a
@@ -270,11 +338,24 @@ static void start_fresh(struct uidlist *u)
 static int load(struct uidlist *u)
 {
 	struct buf p = BUF_INIT, text = BUF_INIT;
-	int r = file_read(file_in(&p, u, UIDLIST_FILE, NULL), &text, LIST_MAX);
+	struct stat st;
+	file_in(&p, u, UIDLIST_FILE, NULL);
+	if (u->loaded && stat(p.s, &st) == 0 && same_file(u, &st)) {
+		buf_free(&p);
+		return 0;	/* what is in memory is what the file says */
+	}
+	u->loaded = 0;
+	int fd = open(p.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int r = fd < 0 ? -1 : read_list(fd, &st, &text);
 	int e = errno;
+	if (fd >= 0)
+		close(fd);
 	buf_free(&p);
 	if (r == 0 && uidlist_parse(u, text.s, text.len) == 0) {
 		buf_free(&text);
+		remember_file(u, &st);
+		if (u->version == 1)
+			fill_mtimes(u);
 		return 0;
 	}
 	buf_free(&text);
@@ -296,7 +377,9 @@ static int save(struct uidlist *u)
 	int fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		goto out;
-	if (write_all(fd, text.s, text.len) < 0 || fsync(fd) < 0) {
+	struct stat st;
+	u->loaded = 0;
+	if (write_all(fd, text.s, text.len) < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0) {
 		int e = errno;
 		close(fd);
 		unlink(tmp.s);
@@ -305,6 +388,8 @@ static int save(struct uidlist *u)
 	}
 	if (close(fd) < 0 || rename(tmp.s, path.s) < 0 || fsync_dir(u->dir) < 0)
 		goto out;
+	remember_file(u, &st);
+	u->version = 2;
 	r = 0;
 out:;
 	int e = errno;
@@ -380,7 +465,7 @@ static int entry_cmp(const void *a, const void *b)
 /* Reads a new message once: its CRLF size and its file size.  1 ok, 0
  * gone meanwhile (moved or removed: the next scan finds it), -1 error. */
 static int measure(struct uidlist *u, const struct entry *e, unsigned long long *size,
-		   unsigned long long *fsize)
+		   unsigned long long *fsize, long long *mtime)
 {
 	struct buf p = BUF_INIT;
 	const char *sub = e->sub == 'n' ? "new" : "cur";
@@ -388,6 +473,8 @@ static int measure(struct uidlist *u, const struct entry *e, unsigned long long 
 	buf_free(&p);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
+	struct stat st;
+	*mtime = fstat(fd, &st) == 0 ? (long long)st.st_mtim.tv_sec : 0;
 	char *chunk = xmalloc(READ_CHUNK);
 	int cr = 0;
 	char last = 0;
@@ -463,6 +550,7 @@ static void match(struct uidlist *u, struct entries *es, char *seen)
 			free(m->name);
 			m->name = e->name;
 			m->sub = e->sub;
+			m->modseq = ++u->modseq;
 			u->changed = 1;
 		} else {
 			free(e->name);
@@ -484,6 +572,8 @@ static void drop_unseen(struct uidlist *u, const char *seen)
 			u->changed = 1;
 		}
 	}
+	if (keep != u->n)
+		u->modseq++;	/* an expunge is a change (CONDSTORE) */
 	u->n = keep;
 }
 
@@ -498,7 +588,8 @@ static int add_new(struct uidlist *u, struct entries *es)
 	qsort(es->e, es->n, sizeof *es->e, name_order);
 	for (size_t i = 0; i < es->n; i++) {
 		unsigned long long size, fsize;
-		int r = measure(u, &es->e[i], &size, &fsize);
+		long long mtime;
+		int r = measure(u, &es->e[i], &size, &fsize, &mtime);
 		if (r < 0)
 			return -1;
 		if (r == 0 || u->next_uid >= 0xffffffffUL)
@@ -507,6 +598,8 @@ static int add_new(struct uidlist *u, struct entries *es)
 		m->uid = u->next_uid++;
 		m->size = size;
 		m->fsize = fsize;
+		m->modseq = ++u->modseq;
+		m->mtime = mtime;
 		m->sub = es->e[i].sub;
 		m->name = es->e[i].name;
 		es->e[i].name = NULL;
@@ -573,22 +666,41 @@ static int dir_stamp(const struct uidlist *u, const char *sub, long long *stamp)
 	return 0;
 }
 
+/* \Recent: the caller's session is the first to see what is above the
+ * mark. */
+static void claim(struct uidlist *u)
+{
+	u->claim_lo = u->claim_hi = u->recent_uid;
+	if (u->claim_recent && u->next_uid - 1 > u->recent_uid) {
+		u->claim_hi = u->recent_uid = u->next_uid - 1;
+		u->changed = 1;
+	}
+}
+
 /* Under the lock: load, and scan when the directories changed. */
 static int refresh(struct uidlist *u)
 {
 	long long sn, sc;
 	u->changed = 0;
-	if (load(u) < 0 || dir_stamp(u, "new", &sn) < 0 || dir_stamp(u, "cur", &sc) < 0)
+	u->cur_clean = 0;
+	if (load(u) < 0 || dir_stamp(u, "new", &sn) < 0 || dir_stamp(u, "cur", &sc) < 0) {
+		u->loaded = 0;
 		return -1;
-	if (sn && sc && sn == u->stamp_new && sc == u->stamp_cur)
-		return 0;
-	/* stamps taken before the scan: a change during it shows next time */
-	if (scan(u) < 0)
-		return -1;
-	if (sn != u->stamp_new || sc != u->stamp_cur)
-		u->changed = 1;
-	u->stamp_new = sn;
-	u->stamp_cur = sc;
+	}
+	if (!(sn && sc && sn == u->stamp_new && sc == u->stamp_cur)) {
+		/* stamps taken before the scan: a change during it shows next time */
+		if (scan(u) < 0) {
+			u->loaded = 0;
+			return -1;
+		}
+		if (sn != u->stamp_new || sc != u->stamp_cur)
+			u->changed = 1;
+		u->stamp_new = sn;
+		u->stamp_cur = sc;
+	} else {
+		u->cur_clean = 1;
+	}
+	claim(u);
 	return 0;
 }
 
@@ -609,6 +721,62 @@ static void remove_at(struct uidlist *u, struct uid_msg *m)
 	free(m->name);
 	memmove(m, m + 1, (u->n - i - 1) * sizeof *m);
 	u->n--;
+	u->modseq++;
+	u->changed = 1;
+}
+
+void uidlist_remove(struct uidlist *u, struct uid_msg *m)
+{
+	remove_at(u, m);
+}
+
+int uidlist_begin(struct uidlist *u)
+{
+	if (lock_take(u) < 0)
+		return -1;
+	if (refresh(u) < 0) {
+		lock_release(u);
+		return -1;
+	}
+	return 0;
+}
+
+int uidlist_end(struct uidlist *u)
+{
+	int r = u->changed ? save(u) : 0;
+	lock_release(u);
+	return r;
+}
+
+struct uid_msg *uidlist_add(struct uidlist *u, char sub, const char *name,
+			    unsigned long long size, unsigned long long fsize, long long mtime)
+{
+	if (u->next_uid >= 0xffffffffUL)
+		return NULL;
+	struct uid_msg *m = push_msg(u);
+	m->uid = u->next_uid++;
+	m->size = size;
+	m->fsize = fsize;
+	m->modseq = ++u->modseq;
+	m->mtime = mtime;
+	m->sub = sub;
+	m->name = xstrdup(name);
+	u->changed = 1;
+	return m;
+}
+
+void uidlist_touched_cur(struct uidlist *u)
+{
+	struct buf p = BUF_INIT;
+	struct stat st;
+	/* the raw mtime, not the settled stamp: the change is our own, made
+	 * under the lock, and the list matched cur/ before it */
+	if (u->cur_clean && stat(file_in(&p, u, "cur", NULL), &st) == 0)
+		u->stamp_cur = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	else
+		u->stamp_cur = 0;
+	u->changed = 1;
+	buf_free(&p);
 }
 
 static int unlink_msgs(struct uidlist *u, const unsigned long *uids, size_t nuids,

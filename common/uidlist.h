@@ -2,9 +2,19 @@
  * (UIDL, sizes) and imapd (UIDs, UIDVALIDITY, flags).  It lives in the
  * folder as "posthorn-uidlist":
  *
- *     posthorn-uidlist 1 V<uidvalidity> N<next uid> <new stamp> <cur stamp>
- *     <uid> <crlf size> <file size> <n|c> <file name>
+ *     posthorn-uidlist 2 V<uidvalidity> N<next uid> <new stamp> <cur stamp>
+ *         M<highest modseq> R<recent up to uid>
+ *     <uid> <crlf size> <file size> <n|c> <modseq> <mtime> <file name>
  *     ...                            (ascending uid)
+ *
+ * (the header is one line).  Version 1 (no M, R, modseq, mtime: pop3d
+ * before imapd) is still read: its UIDs and UIDVALIDITY are kept, every
+ * message gets modseq 1 and its file's mtime, and the next save writes
+ * version 2.  The modseq (IMAP CONDSTORE) of a message is raised when it
+ * appears or its file name changes (a flag change, ours or another
+ * reader's); the highest modseq also rises on every expunge.  R is the
+ * \Recent mark: messages above it have not been seen by an IMAP session
+ * yet (the first read-write session to sync claims them).
  *
  * A message's UID is given once, when the message is first seen, and never
  * changes while the file exists (its base name, the part before ":2,", is
@@ -35,6 +45,8 @@ struct uid_msg {
 	unsigned long uid;
 	unsigned long long size;	/* octets with CRLF line ends, last line ended */
 	unsigned long long fsize;	/* octets on disk (quota) */
+	unsigned long long modseq;	/* last change (CONDSTORE) */
+	long long mtime;		/* file mtime, seconds (IMAP INTERNALDATE) */
 	char sub;			/* 'n': new/, 'c': cur/ */
 	char *name;			/* current file name in sub/ */
 };
@@ -45,8 +57,21 @@ struct uidlist {
 	struct uid_msg *msgs;		/* ascending uid */
 	size_t n, cap;
 	long long stamp_new, stamp_cur;	/* mtimes (ns) the list matches */
+	unsigned long long modseq;	/* highest modseq of the folder */
+	unsigned long recent_uid;	/* \Recent claimed up to this uid */
 	int lock_fd;
 	int changed;			/* the last sync changed the list */
+	int version;			/* of the file last read (1 or 2) */
+	int cur_clean;			/* cur/ unchanged since the last scan */
+	/* Set by the caller: a refresh claims the unclaimed messages and
+	 * reports the claimed uid range (claim_lo, claim_hi] (empty: equal). */
+	int claim_recent;
+	unsigned long claim_lo, claim_hi;
+	/* The file as last read or written: a refresh does not re-read an
+	 * unchanged file. */
+	int loaded;
+	unsigned long long file_dev, file_ino, file_size;
+	long long file_mtime;
 };
 
 /* Sets up u for the folder dir (nothing read yet). */
@@ -64,6 +89,26 @@ int uidlist_sync(struct uidlist *u);
  * sizes, for maildir_quota_add).  0 ok, -1 errno. */
 int uidlist_expunge(struct uidlist *u, const unsigned long *uids, size_t nuids,
 		    long long *removed, long long *bytes);
+
+/* The same steps for a caller that changes the folder itself (imapd):
+ * uidlist_begin takes the lock and brings the list up to date;
+ * uidlist_end saves it when u->changed and releases the lock (0 ok, -1
+ * errno; the lock is released in every case). */
+int uidlist_begin(struct uidlist *u);
+int uidlist_end(struct uidlist *u);
+/* Under the lock: lists a file the caller has just put into sub/ ('n' or
+ * 'c') with the next UID and a new modseq; NULL when UIDs ran out.
+ * Takes over nothing: name is copied. */
+struct uid_msg *uidlist_add(struct uidlist *u, char sub, const char *name,
+			    unsigned long long size, unsigned long long fsize, long long mtime);
+/* Under the lock: the caller renamed or added entries of cur/ itself
+ * after uidlist_begin.  If the list matched cur/ before, the new mtime of
+ * cur/ is taken as the stamp, so the caller's own change does not cost the
+ * next sync a rescan of cur/. */
+void uidlist_touched_cur(struct uidlist *u);
+/* Under the lock: removes one listed message from the list (the caller has
+ * unlinked its file) and raises the folder's modseq. */
+void uidlist_remove(struct uidlist *u, struct uid_msg *m);
 
 /* The message with this uid, or NULL. */
 struct uid_msg *uidlist_find(const struct uidlist *u, unsigned long uid);

@@ -124,7 +124,8 @@ int mbox_store(struct mbox *m, const size_t *seqs, size_t n, enum mbox_store_op 
  * that have \Deleted and, when uids is not NULL, whose UID is in uids
  * (sorted ascending); with deleted_only = 0, the messages in uids whatever
  * their flags (MOVE).  The expunged messages go into up->expunged in
- * report order; the quota (maildirsize) is adjusted.  0 ok, -1 errno. */
+ * report order (appended: up must be zeroed, or hold earlier entries);
+ * the quota (maildirsize) is adjusted.  0 ok, -1 errno. */
 int mbox_expunge(struct mbox *m, const unsigned long *uids, size_t nuids,
 		 int deleted_only, struct mbox_update *up);
 

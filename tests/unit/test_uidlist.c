@@ -66,13 +66,29 @@ static void test_parse(void)
 	CHECK(u.n == 2 && u.uidvalidity == 7 && u.next_uid == 5);
 	CHECK(uidlist_find(&u, 4) && !strcmp(uidlist_find(&u, 4)->name, "b:2,S"));
 	CHECK(uidlist_find(&u, 2) == NULL);
+	CHECK(u.version == 1 && u.modseq == 1 && u.msgs[0].modseq == 1 && u.recent_uid == 0);
 	struct buf out = BUF_INIT;
+	uidlist_format(&u, &out);	/* a version 1 list is written as version 2 */
+	const char *v2 = "posthorn-uidlist 2 V7 N5 0 0 M1 R0\n1 10 9 n 1 0 a\n4 3 3 c 1 0 b:2,S\n";
+	CHECK(out.len == strlen(v2) && !memcmp(out.s, v2, out.len));
+	const char *good2 = "posthorn-uidlist 2 V7 N9 5 6 M12 R4\n1 10 9 n 3 1700000000 a\n"
+			    "8 3 3 c 12 1700000001 b:2,S\n";
+	CHECK(uidlist_parse(&u, good2, strlen(good2)) == 0 && u.version == 2);
+	CHECK(u.modseq == 12 && u.recent_uid == 4 && u.msgs[1].modseq == 12 &&
+	      u.msgs[1].mtime == 1700000001 && u.msgs[0].modseq == 3);
 	uidlist_format(&u, &out);
-	CHECK(out.len == strlen(good) && !memcmp(out.s, good, out.len));
+	CHECK(out.len == strlen(good2) && !memcmp(out.s, good2, out.len));
 	static const char *const bad[] = {
 		"",
 		"posthorn-uidlist 1 V7 N5 0 0",			/* no newline */
-		"posthorn-uidlist 2 V7 N5 0 0\n",
+		"posthorn-uidlist 2 V7 N5 0 0\n",		/* no M, R */
+		"posthorn-uidlist 3 V7 N5 0 0 M1 R0\n",
+		"posthorn-uidlist 2 V7 N5 0 0 M1 R5\n",	/* R >= next */
+		"posthorn-uidlist 2 V7 N5 0 0 M0 R0\n",
+		"posthorn-uidlist 2 V7 N5 0 0 M3 R0\n1 1 1 n 4 0 a\n",	/* modseq > M */
+		"posthorn-uidlist 2 V7 N5 0 0 M3 R0\n1 1 1 n 0 0 a\n",
+		"posthorn-uidlist 2 V7 N5 0 0 M3 R0\n1 1 1 n 1 a\n",
+		"posthorn-uidlist 1 V7 N5 0 0 M1 R0\n",
 		"posthorn-uidlist 1 V0 N5 0 0\n",
 		"posthorn-uidlist 1 V7 N5 0 0\n5 1 1 n a\n",	/* uid >= next */
 		"posthorn-uidlist 1 V7 N5 0 0\n2 1 1 n a\n2 1 1 n b\n",	/* not ascending */
@@ -161,6 +177,51 @@ static void test_folder(void)
 	buf_free(&nn);
 }
 
+/* A version-1 list (pop3d before imapd) is upgraded: same UIDs and
+ * UIDVALIDITY, mtimes filled in, modseqs from 1, written as version 2;
+ * later changes raise the modseq. */
+static void test_upgrade(void)
+{
+	char saved[sizeof root], dir[sizeof root];
+	memcpy(saved, root, sizeof saved);
+	if (strlen(root) + 5 > sizeof dir)
+		return;
+	memcpy(dir, root, strlen(root));
+	memcpy(dir + strlen(root), "/.Up", 5);
+	if (maildir_make(dir) < 0)
+		return;
+	memcpy(root, dir, sizeof root);
+	put("cur", "10.A.host:2,S", "a\n");
+	put("new", "11.B.host", "bb\n");
+	put(".", UIDLIST_FILE, "posthorn-uidlist 1 V4242 N30 0 0\n7 3 2 c 10.A.host:2,S\n29 4 3 n 11.B.host\n");
+	struct uidlist u;
+	uidlist_init(&u, dir);
+	CHECK(uidlist_sync(&u) == 0);
+	CHECK(u.uidvalidity == 4242 && u.next_uid == 30 && u.n == 2);
+	CHECK(u.msgs[0].uid == 7 && u.msgs[1].uid == 29 && u.msgs[0].mtime > 1000000000);
+	unsigned long long m0 = u.modseq;
+	uidlist_free(&u);
+	struct buf text = BUF_INIT, p = BUF_INIT;
+	buf_printf(&p, "%s/%s", dir, UIDLIST_FILE);
+	CHECK(file_read(buf_cstr(&p), &text, 1 << 20) == 0 &&
+	      mem_caseprefix(text.s, text.len, "posthorn-uidlist 2 V4242 N30 "));
+	/* a flag change behind our back: new modseq for that message only */
+	struct buf nn = BUF_INIT;
+	CHECK(maildir_set_flags(dir, "new", "11.B.host", "F", &nn) == 0);
+	uidlist_init(&u, dir);
+	CHECK(uidlist_sync(&u) == 0 && u.n == 2 && u.msgs[1].uid == 29);
+	CHECK(u.modseq == m0 + 1 && u.msgs[1].modseq == m0 + 1 && u.msgs[0].modseq == 1);
+	/* claiming \Recent: the first claim gets both, the second none */
+	u.claim_recent = 1;
+	CHECK(uidlist_begin(&u) == 0 && u.claim_lo == 0 && u.claim_hi == 29 && uidlist_end(&u) == 0);
+	CHECK(uidlist_begin(&u) == 0 && u.claim_lo == u.claim_hi && uidlist_end(&u) == 0);
+	uidlist_free(&u);
+	buf_free(&nn);
+	buf_free(&p);
+	buf_free(&text);
+	memcpy(root, saved, sizeof saved);
+}
+
 /* A reader changing flags (renames in cur/) while another process syncs:
  * no message may lose its UID (be dropped and listed again). */
 static void test_renames_race(void)
@@ -213,6 +274,7 @@ int main(void)
 	test_crlf();
 	test_parse();
 	test_folder();
+	test_upgrade();
 	test_renames_race();
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
