@@ -48,6 +48,15 @@ s=socket.create_connection(('127.0.0.1', $PH_SMTP)); s.recv(512); time.sleep($1)
 	assert_output posthorn-mail
 }
 
+@test "the queue writer (enqueue -d) runs as posthorn-queue, its socket lets only posthorn-smtpd's group in" {
+	ph_start
+	run user_of_child "$(cat "$PH_DIR/log/master.pid")" enqueue
+	assert_output posthorn-queue
+	assert_equal "$(stat -c '%U:%G:%a' "$PH_DIR/run/enqueue.sock")" posthorn-queue:posthorn-smtpd:660
+	run runuser -u posthorn-smtpd -- test -r "$PH_DIR/queue"
+	assert_failure
+}
+
 @test "smtpd of a live connection runs as posthorn-smtpd" {
 	ph_start
 	hold_connection 3
