@@ -10,7 +10,7 @@ load helper
 setup() {
 	T=$(mktemp -d /tmp/imap-test.XXXXXX)
 	chmod 755 "$T"
-	export IMAPD=$PH_ROOT/libexec/imapd IMAP_CONF=$T/posthorn.conf
+	export IMAPD=${PH_IMAPD:-$PH_ROOT/libexec/imapd} IMAP_CONF=$T/posthorn.conf
 	export POSTHORN_USER=demo@example.test POSTHORN_MAILDIR=$T/md
 	mkdir -p "$T/md/new" "$T/md/cur" "$T/md/tmp"
 	echo "max_errors = 5" >"$IMAP_CONF"
@@ -187,7 +187,7 @@ PY
 from imapchat import Session
 s = Session()
 bad = ["../escape", "a/b", "/etc", ".", "..", "a..b", "x" * 300, "&Jjo", "&AGE-", "a\x01b",
-       "Work..x", "~root"]
+       "Work..x", "INBOX/../x"]
 for name in bad:
     q = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     r = s.cmd("CREATE " + q)
@@ -273,11 +273,11 @@ r = s.cmd("FETCH 3 (BODY[TEXT])")
 assert "BODY[TEXT] {18}\r\nno final newline\r\n" in r[0], r
 assert "FLAGS (\\Seen \\Recent)" in r[0], r	# \Seen set by the fetch, reported
 r = s.cmd("FETCH 3 RFC822.SIZE")
-assert "RFC822.SIZE 72" in r[0], r
+assert "RFC822.SIZE 78" in r[0], r
 r = s.cmd("FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject from)])")
-assert "BODY[HEADER.FIELDS (Subject from)] {60}\r\nFrom: Alice <alice@example.test>\r\nSubject: first one\r\n\r\n)" in r[0], r
+assert "BODY[HEADER.FIELDS (Subject from)] {56}\r\nFrom: Alice <alice@example.test>\r\nSubject: first one\r\n\r\n)" in r[0], r
 r = s.cmd("FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (From To Date Message-ID)])")
-assert "{23}\r\nSubject: first one\r\n\r\n)" in r[0], r
+assert "{22}\r\nSubject: first one\r\n\r\n)" in r[0], r
 r = s.cmd("FETCH 1 (BODY.PEEK[]<6.5> BODY.PEEK[TEXT]<0.5>)")
 assert "BODY[]<6> {5}\r\nAlice" in r[0] and "BODY[TEXT]<0> {5}\r\nhello" in r[0], r
 r = s.cmd("FETCH 1 (BODY.PEEK[]<100000.5>)")
@@ -321,13 +321,14 @@ r = s.cmd("UID STORE 3 +FLAGS (\\Deleted)")
 assert "UID 3" in r[0] and "\\Deleted" in r[0], r
 assert s.ok(s.cmd("STORE 1 +FLAGS (\\Recent)")) == "BAD"
 assert s.ok(s.cmd("STORE 1 +FLAGS (\\Bogus)")) == "BAD"
-r = s.cmd("FETCH 1 (MODSEQ)")
-m1 = int(r[0].split("MODSEQ (")[1].split(")")[0])
+r = s.cmd("FETCH 1:* (MODSEQ)")
+mods = [int(l.split("MODSEQ (")[1].split(")")[0]) for l in r[:-1]]
+m1, mx = mods[0], max(mods)
 r = s.cmd("STORE 1 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % m1)
 assert s.ok(r) == "OK" and "MODIFIED" not in r[-1] and "MODSEQ (" in r[0], r
 r = s.cmd("STORE 1 (UNCHANGEDSINCE %d) +FLAGS (\\Flagged)" % m1)
 assert s.ok(r) == "OK" and "[MODIFIED 1]" in r[-1], r
-r = s.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % m1)
+r = s.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % mx)
 assert len(r) == 2 and r[0].startswith("* 1 FETCH") and "MODSEQ" in r[0], r
 r = s.cmd("STATUS INBOX (HIGHESTMODSEQ)")
 assert s.ok(r) == "OK", r
@@ -385,7 +386,7 @@ assert srch("NEW") == "* SEARCH 1 2 3"
 assert srch("OLD") == "* SEARCH"
 assert srch("RECENT UNSEEN") == "* SEARCH 1 2 3"
 assert srch("SUBJECT first") == "* SEARCH 1"
-assert srch("CHARSET UTF-8 SUBJECT caf\u00e9") == "* SEARCH 2"
+assert srch('CHARSET UTF-8 SUBJECT "caf\u00e9"') == "* SEARCH 2"
 assert srch("FROM alice") == "* SEARCH 1"
 assert srch("TO bob") == "* SEARCH 1 2"
 assert srch("CC dave") == "* SEARCH 2"
