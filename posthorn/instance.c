@@ -19,11 +19,6 @@
 #include <unistd.h>
 
 static const char *const daemons[] = {"master", "smtpd", "enqueue", "qmgr", "local", "auth", "pop3d", "pop3d-login", "mailboxd", "remote", "imapd-login", "imapd", NULL};
-/* copied only once built: imapd comes after the programs above */
-static int optional_daemon(const char *name, const char *src)
-{
-	return !strcmp(name, "imapd") && access(src, F_OK) < 0;
-}
 
 void complain(const char *fmt, ...)
 {
@@ -171,8 +166,6 @@ int daemons_install(const struct config *cfg, const char *src, const char *dst, 
 		buf_printf(&d, "%s/%s", dst, daemons[i]);
 		buf_cstr(&s);
 		buf_cstr(&d);
-		if (optional_daemon(daemons[i], s.s))
-			continue;
 		if (!needs_copy(s.s, d.s, only_newer) && (!is_enqueue || enqueue_mode_ok(d.s, quid)))
 			continue;
 		if (is_enqueue)
