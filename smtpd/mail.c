@@ -175,7 +175,8 @@ static struct smtp_err expansion_check(struct session *s, const struct buf *addr
 	struct buf err = BUF_INIT;
 	int r = resolve_expand(&s->res, addr->s, addr->len, &l, &err);
 	if (r == -2)
-		log_info("refused RCPT <%s>: %s", safe(s, addr->s, addr->len), buf_cstr(&err));
+		log_info("refused RCPT <%s> from %s[%s]: %s", safe(s, addr->s, addr->len),
+			 buf_cstr(&s->rdns), buf_cstr(&s->ip), buf_cstr(&err));
 	resolve_list_free(&l);
 	buf_free(&err);
 	if (r == -1)

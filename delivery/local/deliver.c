@@ -154,10 +154,11 @@ static void log_result(const struct local_request *rq, const struct local_reply 
 {
 	struct buf safe = BUF_INIT;
 	log_safe(&safe, rq->rcpt.s, rq->rcpt.len, 300);
+	/* posthorn-log(5): "QID: to=<ADDR> status=WORD ..." like qmgr and remote */
 	if (rp->status == '2')
-		log_info("%s: to=<%s> delivered to maildir %s", rq->qid.s, safe.s, name->s);
+		log_info("%s: to=<%s> status=sent maildir=%s", rq->qid.s, safe.s, name->s);
 	else
-		log_info("%s: to=<%s> %s: %.*s", rq->qid.s, safe.s,
+		log_info("%s: to=<%s> status=%s (%.*s)", rq->qid.s, safe.s,
 			 rp->status == '4' ? "deferred" : "bounced", (int)rp->text.len, rp->text.s);
 	buf_free(&safe);
 }

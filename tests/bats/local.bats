@@ -57,7 +57,7 @@ teardown() {
 	size=$(stat -c %s "$f")
 	[ "$(basename "$f")" = "$(qname 0 "$size")" ]
 	[ "$(stat -c %a "$(md demo)")" = 700 ]
-	grep -q "$QID: to=<demo@example.test> delivered to maildir $(qname 0 "$size")" "$D/log/local.log"
+	grep -q "$QID: to=<demo@example.test> status=sent maildir=$(qname 0 "$size")" "$D/log/local.log"
 }
 
 @test "local: null sender gives Return-Path: <>" {
@@ -128,7 +128,7 @@ $size 1" ]
 	assert_line --index 0 "1 4 4.2.2 mailbox full"
 	[ "$(nfiles "$(md small)/new")" -eq 1 ]
 	[ "$(nfiles "$(md small)/tmp")" -eq 0 ]
-	grep -q "to=<small@example.test> deferred: 4.2.2 mailbox full" "$D/log/local.log"
+	grep -q "to=<small@example.test> status=deferred (4.2.2 mailbox full" "$D/log/local.log"
 	# the user reads and deletes the mail: a recalculation finds room
 	rm "$(md small)"/new/* "$(md small)/maildirsize"
 	run deliver --qid 65A1B2C3D4E5F7 --to small@example.test
@@ -141,7 +141,7 @@ $size 1" ]
 	chmod 500 "$(md demo)/new"
 	run deliver --to demo@example.test
 	assert_line --index 0 --regexp "^1 4 4\.2\.0 .*Permission denied"
-	grep -q "to=<demo@example.test> deferred: 4.2.0" "$D/log/local.log"
+	grep -q "to=<demo@example.test> status=deferred (4.2.0" "$D/log/local.log"
 	[ "$(nfiles "$(md demo)/tmp")" -eq 0 ]
 	chmod 700 "$(md demo)/new"
 	run deliver --to demo@example.test
@@ -282,7 +282,7 @@ wait_log() {
 	run swaks --server 127.0.0.1:"$PH_SMTP" --from sender@example.org --to small@example.test \
 		--header "Subject: too big for the quota"
 	assert_success
-	wait_log "to=<small@example.test> deferred: 4\.2\.2 mailbox full"
+	wait_log "to=<small@example.test> status=deferred \\(4\.2\.2 mailbox full"
 	[ "$(ls "$(ph_maildir small)/new" 2>/dev/null | wc -l)" -eq 0 ]
 	run posthorn -C "$PH_DIR" queue list
 	assert_output --partial "small@example.test"
@@ -295,11 +295,11 @@ wait_log() {
 	run swaks --server 127.0.0.1:"$PH_SMTP" --from sender@example.org --to demo@example.test \
 		--header "Subject: retry me"
 	assert_success
-	wait_log "to=<demo@example.test> deferred: 4\.2\.0 .*Permission denied"
+	wait_log "to=<demo@example.test> status=deferred \\(4\.2\.0 .*Permission denied"
 	chmod 700 "$(ph_maildir demo)/new"
 	posthorn -C "$PH_DIR" flush
 	ph_wait_count "$(ph_maildir demo)/new" 1
 	grep -q "Subject: retry me" "$(ph_maildir demo)"/new/*
-	wait_log "to=<demo@example.test> delivered to maildir"
+	wait_log "to=<demo@example.test> status=sent maildir="
 	[ "$(ls "$(ph_maildir demo)/new" | wc -l)" -eq 1 ]
 }

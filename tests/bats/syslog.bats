@@ -48,7 +48,7 @@ teardown() {
 	assert_line --regexp "^<22>.* master\[[0-9]+\]: info: master started"
 	assert_line --regexp "^<22>.* smtpd\[[0-9]+\]: info: connect from "
 	assert_line --regexp "^<22>.* enqueue\[[0-9]+\]: info: $qid: from=<a@example.org>"
-	assert_line --regexp "^<22>.* local\[[0-9]+\]: info: $qid: to=<demo@example.test> delivered"
+	assert_line --regexp "^<22>.* local\[[0-9]+\]: info: $qid: to=<demo@example.test> status=sent maildir="
 	# nothing went to the file
 	run grep -c . "$PH_DIR/log/posthorn.log"
 	assert_output 0
