@@ -84,6 +84,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 
 check: all
 	@scripts/deps.sh check test
+	@scripts/deps.sh node
 	@BUILD=$(BUILD) tests/run
 
 # Fuzz targets: libFuzzer with clang (make fuzz; FUZZ_SECONDS per target).

@@ -1,0 +1,113 @@
+// imapflow_check.mjs HOST PORT USER PASS CAFILE ONE.CRLF
+// The npm IMAP client imapflow against a server over implicit TLS
+// (certificate verified against CAFILE), for tests/bats/imap_clients.bats.
+// The INBOX must hold exactly two messages, "flow one" (whose stored bytes
+// are ONE.CRLF) and "flow two".  Checks LIST, FETCH (envelope,
+// bodyStructure, source, flags), SEARCH, STORE, MOVE, then prints
+// "idling" once the IDLE command is running and waits (at most 60 s) for
+// the test to deliver a third message over SMTP.  Prints one line per
+// step and "ok" at the end; exits 1 with the reason on the first failure.
+import { ImapFlow } from 'imapflow';
+import { readFileSync } from 'node:fs';
+
+const [host, port, user, pass, caFile, oneFile] = process.argv.slice(2);
+
+function check(cond, what) {
+	if (!cond) throw new Error('check failed: ' + what);
+}
+
+const client = new ImapFlow({
+	host, port: Number(port), secure: true,
+	auth: { user, pass },
+	tls: { ca: [readFileSync(caFile)], rejectUnauthorized: true },
+	logger: false,
+	disableAutoIdle: true,
+});
+
+async function listAndCreate() {
+	await client.mailboxCreate('Flow');
+	const boxes = await client.list();
+	const paths = boxes.map((b) => b.path);
+	console.log('list: ' + paths.join(' '));
+	check(paths.includes('INBOX'), 'INBOX listed');
+	check(paths.includes('Flow'), 'Flow listed after CREATE');
+}
+
+async function fetchFirst() {
+	const m = await client.fetchOne('1', { uid: true, flags: true, envelope: true, bodyStructure: true, source: true });
+	console.log('fetch: uid ' + m.uid + ' subject ' + m.envelope.subject + ' type ' + m.bodyStructure.type);
+	check(m.envelope.subject === 'flow one', 'envelope subject');
+	check(m.envelope.from[0].address === 'sender@example.test', 'envelope from');
+	check(m.envelope.from[0].name === 'Sender', 'envelope from name');
+	check(m.envelope.messageId === '<imapc-1@example.test>', 'envelope message-id');
+	check(m.envelope.date instanceof Date && m.envelope.date.toISOString() === '2026-11-27T10:01:00.000Z', 'envelope date');
+	check(m.bodyStructure.type === 'text/plain', 'bodyStructure type');
+	check(m.bodyStructure.parameters && m.bodyStructure.parameters.charset === 'us-ascii', 'bodyStructure charset');
+	check(m.source.equals(readFileSync(oneFile)), 'source equals the stored message');
+	return m.uid;
+}
+
+async function searchAndFlags() {
+	const seqs = await client.search({ subject: 'flow two' });
+	console.log('search: ' + JSON.stringify(seqs));
+	check(seqs.length === 1 && seqs[0] === 2, 'SEARCH SUBJECT finds message 2');
+	const uids = await client.search({ body: 'imapflow first' }, { uid: true });
+	check(uids.length === 1, 'UID SEARCH BODY finds one message');
+	await client.messageFlagsAdd('2', ['\\Flagged', '$Label1']);
+	let m = await client.fetchOne('2', { flags: true });
+	console.log('flags: ' + [...m.flags].join(' '));
+	check(m.flags.has('\\Flagged') && m.flags.has('$Label1'), 'flags added');
+	await client.messageFlagsRemove('2', ['$Label1']);
+	m = await client.fetchOne('2', { flags: true });
+	check(m.flags.has('\\Flagged') && !m.flags.has('$Label1'), 'flag removed');
+	const flagged = await client.search({ flagged: true });
+	check(flagged.length === 1 && flagged[0] === 2, 'SEARCH FLAGGED');
+}
+
+async function move() {
+	const res = await client.messageMove('2', 'Flow');
+	console.log('move: ' + JSON.stringify(res && res.uidMap ? [...res.uidMap] : res));
+	check(res && res.destination === 'Flow', 'MOVE result');
+	check(res.uidMap && res.uidMap.size === 1, 'MOVE gives a COPYUID map');
+	check(client.mailbox.exists === 1, 'INBOX has one message after MOVE');
+	const st = await client.status('Flow', { messages: true });
+	check(st.messages === 1, 'Flow has the moved message');
+}
+
+async function idle() {
+	const before = client.mailbox.exists;
+	let timer;
+	const got = new Promise((resolve, reject) => {
+		client.on('exists', (d) => resolve(d));
+		timer = setTimeout(() => reject(new Error('no EXISTS during IDLE within 60 s')), 60000);
+	});
+	const idling = client.idle();
+	while (!client.idling) await new Promise((r) => setTimeout(r, 20));
+	console.log('idling');
+	const d = await got;
+	clearTimeout(timer);
+	console.log('idle: exists ' + before + ' -> ' + d.count);
+	check(d.count === before + 1, 'one more message');
+	await client.noop(); // ends IDLE
+	await idling;
+	const m = await client.fetchOne('*', { envelope: true });
+	check(m.envelope.subject === 'flow three', 'the delivered message');
+}
+
+try {
+	await client.connect();
+	console.log('connected: secure ' + client.secureConnection);
+	await listAndCreate();
+	await client.mailboxOpen('INBOX');
+	check(client.mailbox.exists === 2, 'INBOX holds two messages');
+	await fetchFirst();
+	await searchAndFlags();
+	await move();
+	await idle();
+	await client.logout();
+	console.log('ok');
+} catch (e) {
+	console.log('error: ' + (e && e.stack ? e.stack : e) + (e && e.response ? ' response: ' + e.response : ''));
+	try { client.close(); } catch { /* already closed */ }
+	process.exit(1);
+}
