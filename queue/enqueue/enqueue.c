@@ -184,10 +184,11 @@ static int open_sub(int qdir, const char *name)
 /* Creates the temporary file and derives the queue id from it. */
 static void create_temp(struct enq *e, long long *arrival)
 {
+	static unsigned seq;	/* a daemon worker writes many files */
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
-	snprintf(tmp_name, sizeof tmp_name, "%lld.%06ld.%ld", (long long)tv.tv_sec,
-		 (long)tv.tv_usec, (long)getpid());
+	snprintf(tmp_name, sizeof tmp_name, "%lld.%06ld.%ld.%u", (long long)tv.tv_sec,
+		 (long)tv.tv_usec, (long)getpid(), seq++);
 	e->fd = openat(tmp_dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (e->fd < 0) {
 		tmp_name[0] = 0;
