@@ -34,7 +34,9 @@
  *	over smtp_data_line_max (554 5.6.0), more than max_hops Received:
  *	fields (554 5.4.6).  8-bit data without BODY=8BITMIME is accepted.
  *
- *	The message goes to libexec_dir/enqueue through a pipe, led by a
+ *	The message goes to the queue writer on run_dir/enqueue.sock
+ *	(enqueue -d, run by master), or where that socket does not exist
+ *	(inetd, systemd) to libexec_dir/enqueue through a pipe, led by a
  *	Received: field; in submission mode Date: and Message-ID: are added
  *	where missing.  250 is sent only after enqueue has made the message
  *	durable.
@@ -77,7 +79,7 @@
  * FILES
  *	CONFIG (default $POSTHORN_CONFIG or /etc/posthorn/posthorn.conf);
  *	beside it domains.cdb, users.cdb, aliases.cdb, relay-clients;
- *	run_dir/auth.sock.
+ *	run_dir/auth.sock, run_dir/enqueue.sock, libexec_dir/enqueue.
  */
 #include "smtpd.h"
 #include "cidr.h"

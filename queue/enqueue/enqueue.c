@@ -4,10 +4,15 @@
  *
  * SYNOPSIS
  *     enqueue [-c CONFIG] < records > reply
+ *     enqueue [-c CONFIG] -d      (master: listening socket on fd 3)
  *
  * DESCRIPTION
- *     The only writer of new queue files; smtpd, sendmail and qmgr (for
- *     bounces) run it with a pipe on stdin and stdout.  It creates
+ *     The only writer of new queue files; sendmail, qmgr (for bounces) and
+ *     an smtpd without master run it with a pipe on stdin and stdout.
+ *     With -d (refused when setuid) it is the queue writer master starts
+ *     as the queue user on run_dir/enqueue.sock: pre-forked workers speak
+ *     the same protocol over each connection and take the caller's uid
+ *     from SO_PEERCRED (daemon.c); smtpd connects to it per message.  It creates
  *     queue/tmp/NAME with O_EXCL, derives the queue id (hex arrival
  *     seconds, 5 hex digits of microseconds, hex inode) and writes
  *     "QID\n" at once.  It then reads the records S, A*, (O? R)+, M*, E0:
@@ -37,7 +42,7 @@
  *     passed); 2 usage.
  *
  * FILES
- *     QUEUE/tmp/, QUEUE/incoming/, QUEUE/trigger
+ *     QUEUE/tmp/, QUEUE/incoming/, QUEUE/trigger, run_dir/enqueue.sock (-d)
  */
 #include "enqueue.h"
 #include "fsutil.h"
