@@ -332,6 +332,8 @@ int main(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	buf_puts(&conf_src, conf);
 	buf_printf(&conf_run, "%s.running", conf);
+	buf_cstr(&conf_src);	/* both are used as C strings (.s) from here on */
+	buf_cstr(&conf_run);
 	if (config_take(&cfg, &err) < 0)
 		die(1, "%s", buf_cstr(&err));
 	buf_free(&err);
