@@ -411,7 +411,8 @@ static size_t classify(struct job *j, int expired, struct buf *recs, size_t *mar
 			int report = qfile_notify(r, "FAILURE");
 			if (report)
 				put_report(recs, j, i, c);
-			log_rcpt(j, i, report ? "bounced" : "bounced (NOTIFY: no report)");
+			/* posthorn-log(5): the status is one word; the rest a field */
+			log_rcpt(j, i, report ? "bounced" : "bounced notify=no-report");
 			j->result[i] = 'F';
 			(*marks)++;
 		} else if (c == '4') {

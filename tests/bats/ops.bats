@@ -304,3 +304,48 @@ newer_copy() {
 	assert_success
 	wait_queue_empty
 }
+
+@test "log: one message followed by its queue id from smtpd through enqueue and qmgr to local, each line in the posthorn-log(5) shape" {
+	ph_start
+	qid=$(python3 - "$PH_SMTP" "$PH_DIR/etc/tls/ca.pem" <<'PY'
+import smtplib, ssl, sys, re
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+s.ehlo("client.example")
+s.starttls(context=ssl.create_default_context(cafile=sys.argv[2]))
+s.ehlo("client.example")
+s.mail("x@example.test")
+s.rcpt("demo@example.test")
+code, msg = s.data(b"Subject: follow me\r\n\r\nthrough the log\r\n")
+s.quit()
+print(re.search(r"queued as ([0-9A-F]+)", msg.decode()).group(1))
+PY
+)
+	[ -n "$qid" ]
+	ph_wait_count "$(newdir demo)" 1
+	wait_log "$qid: removed"
+	T='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
+	# every line of the log has the documented frame
+	run grep -Evc "^$T [a-z0-9-]+\[[0-9]+\]: (info|warning|error|fatal): " "$LOG"
+	assert_output 0
+	# every line naming the message starts its text with the queue id
+	run grep -E "$qid" "$LOG"
+	for l in "${lines[@]}"; do
+		[[ "$l" =~ ^$T\ [a-z0-9-]+\[[0-9]+\]:\ (info|warning|error):\ $qid:\  ]] || { echo "bad: $l"; false; }
+	done
+	# the way: enqueue commits, smtpd accepts, local delivers, qmgr records and removes
+	grep -nE "^$T enqueue\[[0-9]+\]: info: $qid: from=<x@example.test> size=[0-9]+ nrcpt=1 uid=[0-9]+$" "$LOG" >"$BATS_TEST_TMPDIR/e"
+	grep -nE "^$T smtpd\[[0-9]+\]: info: $qid: from=<x@example.test> nrcpt=1 size=[0-9]+ client=127\.0\.0\.1$" "$LOG" >"$BATS_TEST_TMPDIR/s"
+	grep -nE "^$T local\[[0-9]+\]: info: $qid: to=<demo@example.test> status=sent maildir=[0-9]+\.Q${qid}X0\.[^ ]+$" "$LOG" >"$BATS_TEST_TMPDIR/l"
+	grep -nE "^$T qmgr\[[0-9]+\]: info: $qid: to=<demo@example.test> status=sent \(2\.0\.0 [^)]*\)$" "$LOG" >"$BATS_TEST_TMPDIR/q"
+	grep -nE "^$T qmgr\[[0-9]+\]: info: $qid: removed$" "$LOG" >"$BATS_TEST_TMPDIR/r"
+	for f in e s l q r; do [ "$(wc -l <"$BATS_TEST_TMPDIR/$f")" -eq 1 ]; done
+	n() { cut -d: -f1 "$BATS_TEST_TMPDIR/$1"; }
+	[ "$(n e)" -lt "$(n l)" ] && [ "$(n s)" -lt "$(n r)" ] && [ "$(n l)" -lt "$(n q)" ] && [ "$(n q)" -lt "$(n r)" ]
+	# the connection that brought it: client IP on the master's and smtpd's
+	# lines, TLS details, all from the smtpd process that logged the message
+	pid=$(sed -E 's/.* smtpd\[([0-9]+)\]: .*/\1/' "$BATS_TEST_TMPDIR/s")
+	grep -qE "^$T master\[[0-9]+\]: info: smtp connection from 127\.0\.0\.1 port [0-9]+ \(pid $pid\)$" "$LOG"
+	grep -qE "^$T smtpd\[$pid\]: info: connect from unknown\[127\.0\.0\.1\]$" "$LOG"
+	grep -qE "^$T smtpd\[$pid\]: info: TLS established from 127\.0\.0\.1: TLSv1\.[23] with cipher [A-Z0-9_-]+ \([0-9]+/[0-9]+ bits\)$" "$LOG"
+	grep -qE "^$T smtpd\[$pid\]: info: disconnect from unknown\[127\.0\.0\.1\] helo=client\.example messages=1 errors=0$" "$LOG"
+}

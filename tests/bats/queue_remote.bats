@@ -135,7 +135,7 @@ report() { cat "$PH_DIR"/pylocal/bob@example.test.*; }
 	assert_output --partial "0:never@far.test::NEVER"
 	assert_output --partial "1:yes@far.test:rfc822;Orig@far.test:SUCCESS,FAILURE"
 	assert_output --partial "2:fail@far.test::"
-	grep -q "to=<never@far.test> status=bounced (NOTIFY: no report)" "$PH_DIR/log/qmgr.log"
+	grep -q "to=<never@far.test> status=bounced notify=no-report (" "$PH_DIR/log/qmgr.log"
 	[ "$(reports)" -eq 1 ]
 	run report
 	assert_line "Subject: Undelivered Mail Returned to Sender"
