@@ -96,7 +96,8 @@ static int snapshot_write(const struct buf *text, const char *tmp)
  * CONFIG.running, a copy of bytes that loaded without error, put in place
  * by rename only after that check.  A half-edited or broken file then
  * changes nothing, not even for new sessions, until a reload accepts it.
- * Where the copy cannot be written, the file itself is used.  0 ok; -1
+ * Where the copy cannot be written, and with --no-listen, the file itself
+ * is used.  0 ok; -1
  * with the config's own error in err. */
 static int config_take(struct config *out, struct buf *err)
 {
@@ -104,6 +105,10 @@ static int config_take(struct config *out, struct buf *err)
 		config_free(out);
 		return -1;
 	}
+	/* --no-listen: systemd or inetd start the sessions, with CONFIG itself
+	 * (and systemd keeps the config directory read-only for us) */
+	if (!listeners_on)
+		return 0;
 	struct buf text = BUF_INIT, tmp = BUF_INIT;
 	buf_printf(&tmp, "%s.tmp", buf_cstr(&conf_run));
 	int r = file_read(conf_src.s, &text, CONFIG_FILE_MAX);

@@ -128,12 +128,45 @@ PY
 	assert_output --partial "Subject: via sendmail"
 	assert_output --partial "Subject: via smtp"
 	# the daemons run as their users out of the installed libexec
-	q=$(pgrep -u posthorn-queue -f "^qmgr -c $CONF\$")
-	l=$(pgrep -u posthorn-mail -f "^local -c $CONF\$")
+	# (they read CONFIG.running, the copy of the config the master accepted)
+	q=$(pgrep -o -u posthorn-queue -f "^qmgr -c $CONF.running\$")
+	l=$(pgrep -o -u posthorn-mail -f "^local -c $CONF.running\$")
 	[ "$(readlink "/proc/$q/exe")" = "$LIB/qmgr" ]
 	[ "$(readlink "/proc/$l/exe")" = "$LIB/local" ]
 	run stat -c '%a %U' "$D/var/log/posthorn/posthorn.log"
 	assert_output "640 root"
+	ph stop
+}
+
+@test "install: mailq and posthorn queue work on the installed layout as root, and explain to others" {
+	ph() { "$D/usr/sbin/posthorn" -c "$CONF" "$@"; }
+	echo demo | ph user add demo@example.test >/dev/null
+	printf 'Subject: queued\n\nwaits\n' | "$D/usr/sbin/sendmail" -C "$CONF" demo@example.test
+	q=$(ls "$D/var/spool/posthorn/incoming")
+	[ -n "$q" ]
+	run env POSTHORN_CONFIG="$CONF" "$D/usr/bin/mailq"
+	assert_success
+	assert_line --regexp "^$q +[0-9]+ "
+	run ph queue hold "$q"
+	assert_success
+	run stat -c '%a %U' "$D/var/spool/posthorn/hold" "$D/var/spool/posthorn/hold/$q"
+	assert_line --index 0 "700 posthorn-queue"
+	assert_line --index 1 "600 posthorn-queue"
+	run env POSTHORN_CONFIG="$CONF" "$D/usr/bin/mailq"
+	assert_line --regexp "^$q +! "
+	run ph queue show "$q"
+	assert_output --partial "Subject: queued"
+	msg="permission denied: cannot read the queue $D/var/spool/posthorn: run as root or user_queue (posthorn-queue)"
+	run su nobody -s /bin/sh -c "POSTHORN_CONFIG='$CONF' '$D/usr/bin/mailq'"
+	assert_failure 1
+	assert_output "mailq: $msg"
+	run su nobody -s /bin/sh -c "'$D/usr/sbin/posthorn' -c '$CONF' queue release $q"
+	assert_failure 1
+	assert_output "posthorn queue: $msg"
+	ph start
+	run ph queue release "$q"
+	assert_success
+	ph_wait_count "$D/var/mail/posthorn/example.test/demo/new" 1
 	ph stop
 }
 
