@@ -20,6 +20,7 @@
 #define LIST_MAX ((size_t)512 << 20)
 #define READ_CHUNK (64 * 1024)
 #define STAMP_SETTLE_SECS 2
+#define STAMP_SETTLE_NS (100LL * 1000000)
 
 void uidlist_init(struct uidlist *u, const char *dir)
 {
@@ -40,6 +41,7 @@ void uidlist_free(struct uidlist *u)
 	clear_msgs(u);
 	free(u->msgs);
 	free(u->dir);
+	buf_free(&u->pending);
 	if (u->lock_fd >= 0)
 		close(u->lock_fd);
 	memset(u, 0, sizeof *u);
@@ -83,7 +85,7 @@ struct uid_msg *uidlist_find(const struct uidlist *u, unsigned long uid)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (u->msgs[mid].uid == uid)
-			return &u->msgs[mid];
+			return u->msgs[mid].name ? &u->msgs[mid] : NULL;
 		if (u->msgs[mid].uid < uid)
 			lo = mid + 1;
 		else
@@ -130,19 +132,30 @@ static int field(const char **p, const char *end, const char **f, size_t *flen)
 	return *flen ? 0 : -1;
 }
 
+/* A decimal field (after prefix, if any) ending at a space or at end; the
+ * hot path of reading a large list, so digits are taken in place. */
 static int num_field(const char **p, const char *end, char prefix, unsigned long long *v)
 {
-	const char *f;
-	size_t n;
-	if (field(p, end, &f, &n) < 0)
-		return -1;
+	const char *s = *p;
 	if (prefix) {
-		if (f[0] != prefix)
+		if (s >= end || *s != prefix)
 			return -1;
-		f++;
-		n--;
+		s++;
 	}
-	return mem_to_u64(f, n, v);
+	const char *start = s;
+	unsigned long long x = 0;
+	while (s < end && *s >= '0' && *s <= '9') {
+		unsigned d = (unsigned)(*s - '0');
+		if (x > (~0ULL - d) / 10)
+			return -1;	/* overflow */
+		x = x * 10 + d;
+		s++;
+	}
+	if (s == start || (s < end && *s != ' '))
+		return -1;
+	*p = s < end ? s + 1 : end;
+	*v = x;
+	return 0;
 }
 
 /* The header line; *version gets 1 or 2. */
@@ -155,11 +168,12 @@ static int parse_header(struct uidlist *u, const char *s, const char *end, int *
 		return -1;
 	*version = s[ml] - '0';
 	s += ml + 2;
-	unsigned long long v, nx, sn, sc, ms = 1, r = 0;
+	unsigned long long v, nx, sn, sc, ms = 1, r = 0, g = 0;
 	if (num_field(&s, end, 'V', &v) < 0 || num_field(&s, end, 'N', &nx) < 0 ||
 	    num_field(&s, end, 0, &sn) < 0 || num_field(&s, end, 0, &sc) < 0)
 		return -1;
-	if (*version == 2 && (num_field(&s, end, 'M', &ms) < 0 || num_field(&s, end, 'R', &r) < 0))
+	if (*version == 2 && (num_field(&s, end, 'M', &ms) < 0 || num_field(&s, end, 'R', &r) < 0 ||
+			      num_field(&s, end, 'G', &g) < 0))
 		return -1;
 	if (s != end || v == 0 || v > 0xffffffffULL || nx == 0 || nx > 0xffffffffULL ||
 	    sn > 0x7fffffffffffffffULL || sc > 0x7fffffffffffffffULL || r >= nx ||
@@ -171,6 +185,7 @@ static int parse_header(struct uidlist *u, const char *s, const char *end, int *
 	u->stamp_cur = (long long)sc;
 	u->modseq = ms;
 	u->recent_uid = (unsigned long)r;
+	u->gen = g;
 	return 0;
 }
 
@@ -231,16 +246,18 @@ bad:
 void uidlist_format(const struct uidlist *u, struct buf *out)
 {
 	buf_reset(out);
-	buf_printf(out, "posthorn-uidlist 2 V%lu N%lu %lld %lld M%llu R%lu\n", u->uidvalidity,
-		   u->next_uid, u->stamp_new, u->stamp_cur, u->modseq, u->recent_uid);
+	buf_printf(out, "posthorn-uidlist 2 V%lu N%lu %lld %lld M%llu R%lu G%llu\n", u->uidvalidity,
+		   u->next_uid, u->stamp_new, u->stamp_cur, u->modseq, u->recent_uid, u->gen);
 	for (size_t i = 0; i < u->n; i++) {
 		const struct uid_msg *m = &u->msgs[i];
+		if (!m->name)
+			continue;
 		buf_printf(out, "%lu %llu %llu %c %llu %lld %s\n", m->uid, m->size, m->fsize,
 			   m->sub, m->modseq, m->mtime, m->name);
 	}
 }
 
-/* ---- lock, load, save ---- */
+/* ---- lock ---- */
 
 static int lock_take(struct uidlist *u)
 {
@@ -270,6 +287,59 @@ static void lock_release(struct uidlist *u)
 	}
 }
 
+/* ---- changes in memory, each also a log line ---- */
+
+static void changed(struct uidlist *u)
+{
+	u->changed = 1;
+	u->mem_gen++;
+}
+
+static void rec_add(struct uidlist *u, const struct uid_msg *m)
+{
+	buf_printf(&u->pending, "+ %lu %llu %llu %c %llu %lld %s\n", m->uid, m->size, m->fsize,
+		   m->sub, m->modseq, m->mtime, m->name);
+	changed(u);
+}
+
+static void rec_rename(struct uidlist *u, const struct uid_msg *m)
+{
+	buf_printf(&u->pending, "= %lu %c %llu %s\n", m->uid, m->sub, m->modseq, m->name);
+	changed(u);
+}
+
+static void rec_remove(struct uidlist *u, unsigned long uid)
+{
+	buf_printf(&u->pending, "- %lu\n", uid);
+	changed(u);
+}
+
+/* Removed entries (name NULL) leave the array. */
+static void compact(struct uidlist *u)
+{
+	if (!u->holes)
+		return;
+	size_t keep = 0;
+	for (size_t i = 0; i < u->n; i++)
+		if (u->msgs[i].name)
+			u->msgs[keep++] = u->msgs[i];
+	u->n = keep;
+	u->holes = 0;
+}
+
+static void remove_at(struct uidlist *u, struct uid_msg *m)
+{
+	if (!m->name)
+		return;
+	free(m->name);
+	m->name = NULL;
+	u->holes++;
+	u->modseq++;	/* an expunge is a change (CONDSTORE) */
+	rec_remove(u, m->uid);
+}
+
+/* ---- the list file ---- */
+
 static void start_fresh(struct uidlist *u)
 {
 	clear_msgs(u);
@@ -280,7 +350,9 @@ static void start_fresh(struct uidlist *u)
 	u->stamp_new = u->stamp_cur = 0;
 	u->modseq = 1;
 	u->recent_uid = 0;
-	u->changed = 1;
+	u->need_fold = 1;
+	u->log_ok = 0;
+	changed(u);
 }
 
 static int same_file(const struct uidlist *u, const struct stat *st)
@@ -311,11 +383,12 @@ static void fill_mtimes(struct uidlist *u)
 			u->msgs[i].mtime = (long long)st.st_mtim.tv_sec;
 	}
 	buf_free(&p);
-	u->changed = 1;
+	u->need_fold = 1;
+	changed(u);
 }
 
-/* Reads the open list file fd into text; st: its identity. */
-static int read_list(int fd, struct stat *st, struct buf *text)
+/* Reads bytes [off, size) of the open file fd into text; st: identity. */
+static int read_from(int fd, struct stat *st, size_t off, struct buf *text)
 {
 	if (fstat(fd, st) < 0)
 		return -1;
@@ -323,30 +396,37 @@ static int read_list(int fd, struct stat *st, struct buf *text)
 		errno = EFBIG;
 		return -1;
 	}
-	size_t n = (size_t)st->st_size;
+	size_t size = (size_t)st->st_size;
 	buf_reset(text);
-	buf_reserve(text, size_add(n, 1));
-	ssize_t r = read_full(fd, text->s, n);
+	if (size <= off)
+		return 0;
+	buf_reserve(text, size_add(size - off, 1));
+	ssize_t r = pread(fd, text->s, size - off, (off_t)off);
 	if (r < 0)
 		return -1;
 	text->len = (size_t)r;
 	return 0;
 }
 
-/* Reads the file; a missing or malformed one starts a new list (with a
- * new UIDVALIDITY, as IMAP requires when UIDs are given again). */
-static int load(struct uidlist *u)
+/* Reads the list file; a missing or malformed one starts a new list (with
+ * a new UIDVALIDITY, as IMAP requires when UIDs are given again). */
+static int load_list(struct uidlist *u)
 {
 	struct buf p = BUF_INIT, text = BUF_INIT;
 	struct stat st;
 	file_in(&p, u, UIDLIST_FILE, NULL);
 	if (u->loaded && stat(p.s, &st) == 0 && same_file(u, &st)) {
 		buf_free(&p);
-		return 0;	/* what is in memory is what the file says */
+		return 0;	/* what is in memory is the file (and its log so far) */
 	}
 	u->loaded = 0;
+	u->log_ino = 0;
+	u->log_off = 0;
+	u->log_ok = 0;
+	u->holes = 0;
+	u->mem_gen++;
 	int fd = open(p.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int r = fd < 0 ? -1 : read_list(fd, &st, &text);
+	int r = fd < 0 ? -1 : read_from(fd, &st, 0, &text);
 	int e = errno;
 	if (fd >= 0)
 		close(fd);
@@ -367,36 +447,279 @@ static int load(struct uidlist *u)
 	return 0;
 }
 
-static int save(struct uidlist *u)
+/* ---- the change log ---- */
+
+static int log_header(const char *s, size_t n, unsigned long long *gen)
 {
-	struct buf tmp = BUF_INIT, path = BUF_INIT, text = BUF_INIT;
-	int r = -1;
-	uidlist_format(u, &text);
-	file_in(&tmp, u, UIDLIST_FILE ".tmp", NULL);
-	file_in(&path, u, UIDLIST_FILE, NULL);
-	int fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		goto out;
-	struct stat st;
-	u->loaded = 0;
-	if (write_all(fd, text.s, text.len) < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0) {
-		int e = errno;
-		close(fd);
-		unlink(tmp.s);
-		errno = e;
-		goto out;
+	static const char magic[] = "posthorn-uidlist-log G";
+	size_t ml = sizeof magic - 1;
+	return n > ml && !memcmp(s, magic, ml) && mem_to_u64(s + ml, n - ml, gen) == 0 ? 0 : -1;
+}
+
+static int log_add(struct uidlist *u, const char *s, const char *end)
+{
+	/* the batch's H line comes after its additions: the bounds of the
+	 * list file's lines do not hold yet */
+	unsigned long next = u->next_uid;
+	unsigned long long modseq = u->modseq;
+	u->next_uid = 0xffffffffUL;
+	u->modseq = 0x7fffffffffffffffULL;
+	int r = parse_msg(u, s, end, 2);
+	u->next_uid = next;
+	u->modseq = modseq;
+	if (r < 0)
+		return -1;
+	const struct uid_msg *m = &u->msgs[u->n - 1];
+	if (m->uid >= u->next_uid)
+		u->next_uid = m->uid + 1;
+	if (m->modseq > u->modseq)
+		u->modseq = m->modseq;
+	return 0;
+}
+
+static int log_rename(struct uidlist *u, const char *s, const char *end)
+{
+	unsigned long long uid, modseq;
+	const char *sub;
+	size_t sublen;
+	if (num_field(&s, end, 0, &uid) < 0 || field(&s, end, &sub, &sublen) < 0 ||
+	    num_field(&s, end, 0, &modseq) < 0 || sublen != 1 || (sub[0] != 'n' && sub[0] != 'c') ||
+	    !name_ok(s, (size_t)(end - s)))
+		return -1;
+	struct uid_msg *m = uidlist_find(u, (unsigned long)uid);
+	if (m) {
+		free(m->name);
+		m->name = xmemdup(s, (size_t)(end - s));
+		m->sub = sub[0];
+		m->modseq = modseq;
 	}
-	if (close(fd) < 0 || rename(tmp.s, path.s) < 0 || fsync_dir(u->dir) < 0)
-		goto out;
-	remember_file(u, &st);
-	u->version = 2;
-	r = 0;
-out:;
+	if (modseq > u->modseq)
+		u->modseq = modseq;
+	return 0;
+}
+
+static int log_remove(struct uidlist *u, const char *s, const char *end)
+{
+	unsigned long long uid;
+	if (num_field(&s, end, 0, &uid) < 0 || s != end)
+		return -1;
+	struct uid_msg *m = uidlist_find(u, (unsigned long)uid);
+	if (m) {
+		free(m->name);
+		m->name = NULL;
+		u->holes++;
+	}
+	return 0;
+}
+
+static int log_head(struct uidlist *u, const char *s, const char *end)
+{
+	unsigned long long nx, ms, r, sn, sc;
+	if (num_field(&s, end, 0, &nx) < 0 || num_field(&s, end, 0, &ms) < 0 ||
+	    num_field(&s, end, 0, &r) < 0 || num_field(&s, end, 0, &sn) < 0 ||
+	    num_field(&s, end, 0, &sc) < 0 || s != end || nx == 0 || nx > 0xffffffffULL ||
+	    r >= nx || ms > 0x7fffffffffffffffULL || sn > 0x7fffffffffffffffULL ||
+	    sc > 0x7fffffffffffffffULL)
+		return -1;
+	u->next_uid = (unsigned long)nx;
+	u->modseq = ms;
+	u->recent_uid = (unsigned long)r;
+	u->stamp_new = (long long)sn;
+	u->stamp_cur = (long long)sc;
+	return 0;
+}
+
+static int log_line(struct uidlist *u, const char *s, const char *end)
+{
+	if (end - s < 2 || s[1] != ' ')
+		return -1;
+	switch (s[0]) {
+	case '+': return log_add(u, s + 2, end);
+	case '=': return log_rename(u, s + 2, end);
+	case '-': return log_remove(u, s + 2, end);
+	case 'H': return log_head(u, s + 2, end);
+	}
+	return -1;
+}
+
+/* Applies the whole lines of text (read from offset base of the log). */
+static void log_apply(struct uidlist *u, const char *text, size_t len, size_t base)
+{
+	size_t off = 0;
+	while (off < len) {
+		const char *s = text + off;
+		const char *nl = memchr(s, '\n', len - off);
+		if (!nl)
+			break;	/* torn: cut off by the next writer */
+		if (base + off == 0) {
+			unsigned long long g;
+			if (log_header(s, (size_t)(nl - s), &g) < 0 || g != u->gen)
+				return;	/* stale: of another list */
+			u->log_ok = 1;
+		} else if (!u->log_ok || log_line(u, s, nl) < 0) {
+			u->need_fold = 1;	/* damaged: what follows is not trusted */
+			break;
+		}
+		off = (size_t)(nl - text) + 1;
+		u->log_off = base + off;
+	}
+	compact(u);
+}
+
+/* Reads what was appended to the log since the last read.  A new log file
+ * under the same list means a fold in between: everything is read again. */
+static int load_log(struct uidlist *u)
+{
+	struct buf p = BUF_INIT, text = BUF_INIT;
+	int fd = open(file_in(&p, u, UIDLIST_LOG, NULL), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	buf_free(&p);
+	if (fd < 0) {
+		u->log_ok = 0;
+		return errno == ENOENT ? 0 : -1;
+	}
+	struct stat st;
+	int r = read_from(fd, &st, 0, &text) < 0 ? -1 : 0;
+	close(fd);
+	if (r == 0) {
+		if (u->log_ino && u->log_ino != (unsigned long long)st.st_ino) {
+			r = 1;	/* replaced: start over */
+		} else if ((size_t)st.st_size > u->log_off) {
+			u->log_ino = (unsigned long long)st.st_ino;
+			size_t before = u->log_off;
+			log_apply(u, text.s + before, text.len - before, before);
+			if (u->log_off != before)
+				u->mem_gen++;
+		} else {
+			u->log_ino = (unsigned long long)st.st_ino;
+		}
+	}
+	buf_free(&text);
+	return r;
+}
+
+static int load(struct uidlist *u)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		if (load_list(u) < 0)
+			return -1;
+		int r = load_log(u);
+		if (r <= 0)
+			return r;
+		u->loaded = 0;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/* Writes path atomically: tmp, fsync, rename.  st gets the new file's
+ * identity. */
+static int write_file(struct uidlist *u, const char *name, const struct buf *text, struct stat *st)
+{
+	struct buf tmp = BUF_INIT, path = BUF_INIT;
+	int r = -1;
+	file_in(&path, u, name, NULL);
+	buf_printf(&tmp, "%s.tmp", path.s);
+	int fd = open(buf_cstr(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		r = write_all(fd, text->s, text->len) == 0 && fsync(fd) == 0 && fstat(fd, st) == 0 ? 0 : -1;
+		int e = errno;
+		if (close(fd) < 0 && r == 0)
+			r = -1;
+		else
+			errno = e;
+		if (r == 0 && rename(tmp.s, path.s) < 0)
+			r = -1;
+		if (r < 0) {
+			e = errno;
+			unlink(tmp.s);
+			errno = e;
+		}
+	}
 	int e = errno;
 	buf_free(&tmp);
 	buf_free(&path);
-	buf_free(&text);
 	errno = e;
+	return r;
+}
+
+/* A whole new list of the next generation, then its empty log. */
+static int fold(struct uidlist *u)
+{
+	struct buf text = BUF_INIT;
+	struct stat st;
+	compact(u);
+	u->gen++;
+	u->loaded = 0;
+	uidlist_format(u, &text);
+	int r = write_file(u, UIDLIST_FILE, &text, &st);
+	if (r == 0) {
+		remember_file(u, &st);
+		u->version = 2;
+		buf_reset(&text);
+		buf_printf(&text, "posthorn-uidlist-log G%llu\n", u->gen);
+		r = write_file(u, UIDLIST_LOG, &text, &st);
+		u->log_ok = r == 0;
+		u->log_ino = r == 0 ? (unsigned long long)st.st_ino : 0;
+		u->log_off = r == 0 ? text.len : 0;
+	}
+	if (r == 0)
+		r = fsync_dir(u->dir);
+	buf_free(&text);
+	if (r == 0)
+		u->need_fold = 0;
+	return r;
+}
+
+/* The batch of this update at the end of the log (cutting a torn tail). */
+static int append_log(struct uidlist *u)
+{
+	struct buf p = BUF_INIT;
+	int fd = open(file_in(&p, u, UIDLIST_LOG, NULL), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	buf_free(&p);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	int r = fstat(fd, &st);
+	if (r == 0 && (unsigned long long)st.st_ino != u->log_ino) {
+		errno = ESTALE;
+		r = -1;
+	}
+	if (r == 0 && (size_t)st.st_size != u->log_off)
+		r = ftruncate(fd, (off_t)u->log_off);
+	if (r == 0)
+		r = write_all(fd, u->pending.s, u->pending.len);
+	if (r == 0)
+		r = fdatasync(fd);
+	int e = errno;
+	close(fd);
+	if (r == 0)
+		u->log_off += u->pending.len;
+	errno = e;
+	return r;
+}
+
+static int log_too_big(const struct uidlist *u)
+{
+	size_t limit = (size_t)(u->file_size / 4);
+	if (limit < 256 * 1024)
+		limit = 256 * 1024;
+	return size_add(u->log_off, u->pending.len) > limit;
+}
+
+/* Under the lock: writes what changed since the lock was taken. */
+static int save(struct uidlist *u)
+{
+	int r = 0;
+	if (u->changed) {
+		compact(u);
+		buf_printf(&u->pending, "H %lu %llu %lu %lld %lld\n", u->next_uid, u->modseq,
+			   u->recent_uid, u->stamp_new, u->stamp_cur);
+		if (u->need_fold || !u->log_ok || !u->loaded || log_too_big(u) || append_log(u) < 0)
+			r = fold(u);
+		if (r < 0)
+			u->loaded = 0;	/* read again next time */
+	}
+	buf_reset(&u->pending);
 	return r;
 }
 
@@ -448,20 +771,6 @@ static int read_sub(struct uidlist *u, const char *sub, struct entries *es)
 	return e ? -1 : 0;
 }
 
-static int base_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-	if (c)
-		return c;
-	return alen < blen ? -1 : alen > blen;
-}
-
-static int entry_cmp(const void *a, const void *b)
-{
-	const struct entry *x = a, *y = b;
-	return base_cmp(x->name, x->blen, y->name, y->blen);
-}
-
 /* Reads a new message once: its CRLF size and its file size.  1 ok, 0
  * gone meanwhile (moved or removed: the next scan finds it), -1 error. */
 static int measure(struct uidlist *u, const struct entry *e, unsigned long long *size,
@@ -502,29 +811,52 @@ static int measure(struct uidlist *u, const struct entry *e, unsigned long long 
 
 /* Index of the listed message with e's base name, or -1.  sorted: the
  * message indexes ordered by base name. */
-static long find_base(const struct uidlist *u, const size_t *sorted, const struct entry *e)
+/* Listed messages by base name: an open-addressing table of index + 1. */
+struct base_index {
+	size_t *slot;
+	size_t mask;
+};
+
+static size_t base_hash(const char *s, size_t n)
 {
-	size_t lo = 0, hi = u->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const char *nm = u->msgs[sorted[mid]].name;
-		int c = base_cmp(nm, maildir_name_base(nm, strlen(nm)), e->name, e->blen);
-		if (c == 0)
-			return (long)sorted[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	size_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
 }
 
-static const struct uidlist *sort_ctx;
-static int index_cmp(const void *a, const void *b)
+static size_t msg_base(const struct uid_msg *m)
 {
-	const char *x = sort_ctx->msgs[*(const size_t *)a].name;
-	const char *y = sort_ctx->msgs[*(const size_t *)b].name;
-	return base_cmp(x, maildir_name_base(x, strlen(x)), y, maildir_name_base(y, strlen(y)));
+	return maildir_name_base(m->name, strlen(m->name));
+}
+
+static void base_index_build(struct base_index *x, const struct uidlist *u)
+{
+	size_t size = 64;
+	while (size < size_mul(u->n, 2))
+		size = size_mul(size, 2);
+	x->slot = xcalloc(size, sizeof *x->slot);
+	x->mask = size - 1;
+	for (size_t i = 0; i < u->n; i++) {
+		const struct uid_msg *m = &u->msgs[i];
+		if (!m->name)
+			continue;
+		size_t h = base_hash(m->name, msg_base(m)) & x->mask;
+		while (x->slot[h])
+			h = (h + 1) & x->mask;
+		x->slot[h] = i + 1;
+	}
+}
+
+/* Index of the listed message with e's base name, or -1. */
+static long base_index_find(const struct base_index *x, const struct uidlist *u, const struct entry *e)
+{
+	for (size_t h = base_hash(e->name, e->blen) & x->mask; x->slot[h]; h = (h + 1) & x->mask) {
+		const struct uid_msg *m = &u->msgs[x->slot[h] - 1];
+		if (msg_base(m) == e->blen && !memcmp(m->name, e->name, e->blen))
+			return (long)(x->slot[h] - 1);
+	}
+	return -1;
 }
 
 /* Matches directory entries with listed messages: a listed message seen
@@ -532,15 +864,12 @@ static int index_cmp(const void *a, const void *b)
  * and removed from es).  seen[i] marks listed messages still present. */
 static void match(struct uidlist *u, struct entries *es, char *seen)
 {
-	size_t *sorted = xmalloc(size_mul(u->n ? u->n : 1, sizeof *sorted));
-	for (size_t i = 0; i < u->n; i++)
-		sorted[i] = i;
-	sort_ctx = u;
-	qsort(sorted, u->n, sizeof *sorted, index_cmp);
+	struct base_index x;
+	base_index_build(&x, u);
 	size_t keep = 0;
 	for (size_t i = 0; i < es->n; i++) {
 		struct entry *e = &es->e[i];
-		long k = find_base(u, sorted, e);
+		long k = base_index_find(&x, u, e);
 		if (k < 0) {
 			es->e[keep++] = *e;
 			continue;
@@ -551,30 +880,21 @@ static void match(struct uidlist *u, struct entries *es, char *seen)
 			m->name = e->name;
 			m->sub = e->sub;
 			m->modseq = ++u->modseq;
-			u->changed = 1;
+			rec_rename(u, m);
 		} else {
 			free(e->name);
 		}
 		seen[k] = 1;
 	}
 	es->n = keep;
-	free(sorted);
+	free(x.slot);
 }
 
 static void drop_unseen(struct uidlist *u, const char *seen)
 {
-	size_t keep = 0;
-	for (size_t i = 0; i < u->n; i++) {
-		if (seen[i]) {
-			u->msgs[keep++] = u->msgs[i];
-		} else {
-			free(u->msgs[i].name);
-			u->changed = 1;
-		}
-	}
-	if (keep != u->n)
-		u->modseq++;	/* an expunge is a change (CONDSTORE) */
-	u->n = keep;
+	for (size_t i = 0; i < u->n; i++)
+		if (!seen[i])
+			remove_at(u, &u->msgs[i]);
 }
 
 static int name_order(const void *a, const void *b)
@@ -603,18 +923,19 @@ static int add_new(struct uidlist *u, struct entries *es)
 		m->sub = es->e[i].sub;
 		m->name = es->e[i].name;
 		es->e[i].name = NULL;
-		u->changed = 1;
+		rec_add(u, m);
 	}
 	return 0;
 }
 
 /* Reads new/ and then cur/ (in that order: a message moved from new/ to
- * cur/ meanwhile is in one of them) and matches them with the list. */
-static int read_and_match(struct uidlist *u, struct entries *es, char *seen)
+ * cur/ meanwhile is in one of them) and matches them with the list.  A
+ * directory whose stamp did not change is not read (its listed messages
+ * count as seen): moving a message out of new/ changes both. */
+static int read_and_match(struct uidlist *u, struct entries *es, char *seen, int do_new, int do_cur)
 {
-	if (read_sub(u, "new", es) < 0 || read_sub(u, "cur", es) < 0)
+	if ((do_new && read_sub(u, "new", es) < 0) || (do_cur && read_sub(u, "cur", es) < 0))
 		return -1;
-	qsort(es->e, es->n, sizeof *es->e, entry_cmp);
 	match(u, es, seen);
 	return 0;
 }
@@ -627,16 +948,18 @@ static int any_unseen(const struct uidlist *u, const char *seen)
 	return 0;
 }
 
-static int scan(struct uidlist *u)
+static int scan(struct uidlist *u, int do_new, int do_cur)
 {
 	struct entries es = {NULL, 0, 0}, again = {NULL, 0, 0};
 	char *seen = xcalloc(u->n ? u->n : 1, 1);
-	int r = read_and_match(u, &es, seen);
+	for (size_t i = 0; i < u->n; i++)
+		seen[i] = u->msgs[i].sub == 'n' ? !do_new : !do_cur;
+	int r = read_and_match(u, &es, seen, do_new, do_cur);
 	/* readdir may miss an entry renamed while it runs (a flag change in
 	 * cur/): a listed message not seen is looked for once more before it
 	 * loses its UID */
 	if (r == 0 && any_unseen(u, seen))
-		r = read_and_match(u, &again, seen);
+		r = read_and_match(u, &again, seen, do_new, do_cur);
 	if (r == 0) {
 		drop_unseen(u, seen);
 		r = add_new(u, &es);
@@ -649,9 +972,19 @@ static int scan(struct uidlist *u)
 	return r;
 }
 
-/* The mtime of dir/sub as a stamp; 0 while it may still change within
- * the same clock tick. */
-static int dir_stamp(const struct uidlist *u, const char *sub, long long *stamp)
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The mtime of dir/sub as a stamp; 0 while a later change could still get
+ * the same mtime.  A file system with nanosecond times stamps with the
+ * kernel's coarse clock (a tick of at most 10 ms): 100 ms later, any change
+ * gets a later time.  One with whole seconds (nanoseconds 0) needs two
+ * seconds. */
+static int dir_stamp(const struct uidlist *u, const char *sub, long long *stamp, long long *raw)
 {
 	struct buf p = BUF_INIT;
 	struct stat st;
@@ -659,10 +992,10 @@ static int dir_stamp(const struct uidlist *u, const char *sub, long long *stamp)
 	buf_free(&p);
 	if (r < 0)
 		return -1;
-	if (time(NULL) - st.st_mtim.tv_sec < STAMP_SETTLE_SECS)
-		*stamp = 0;
-	else
-		*stamp = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	long long mt = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	long long settle = st.st_mtim.tv_nsec ? STAMP_SETTLE_NS : STAMP_SETTLE_SECS * 1000000000LL;
+	*stamp = now_ns() - mt < settle ? 0 : mt;
+	*raw = mt;
 	return 0;
 }
 
@@ -673,34 +1006,43 @@ static void claim(struct uidlist *u)
 	u->claim_lo = u->claim_hi = u->recent_uid;
 	if (u->claim_recent && u->next_uid - 1 > u->recent_uid) {
 		u->claim_hi = u->recent_uid = u->next_uid - 1;
-		u->changed = 1;
+		changed(u);
 	}
 }
 
 /* Under the lock: load, and scan when the directories changed. */
 static int refresh(struct uidlist *u)
 {
-	long long sn, sc;
+	long long sn, sc, rn, rc;
 	u->changed = 0;
 	u->cur_clean = 0;
-	if (load(u) < 0 || dir_stamp(u, "new", &sn) < 0 || dir_stamp(u, "cur", &sc) < 0) {
+	buf_reset(&u->pending);
+	if (load(u) < 0 || dir_stamp(u, "new", &sn, &rn) < 0 || dir_stamp(u, "cur", &sc, &rc) < 0) {
 		u->loaded = 0;
 		return -1;
 	}
-	if (!(sn && sc && sn == u->stamp_new && sc == u->stamp_cur)) {
+	/* a stamp recorded is trusted (an unsettled one only comes from
+	 * uidlist_touched_cur, after our own change) */
+	int do_new = !(u->stamp_new && rn == u->stamp_new);
+	int do_cur = !(u->stamp_cur && rc == u->stamp_cur);
+	if (!do_new)
+		sn = u->stamp_new;
+	if (!do_cur)
+		sc = u->stamp_cur;
+	if (do_new || do_cur) {
 		/* stamps taken before the scan: a change during it shows next time */
-		if (scan(u) < 0) {
+		if (scan(u, do_new, do_cur) < 0) {
 			u->loaded = 0;
 			return -1;
 		}
 		if (sn != u->stamp_new || sc != u->stamp_cur)
-			u->changed = 1;
+			changed(u);
 		u->stamp_new = sn;
 		u->stamp_cur = sc;
-	} else {
-		u->cur_clean = 1;
 	}
+	u->cur_clean = !do_cur;
 	claim(u);
+	compact(u);
 	return 0;
 }
 
@@ -715,19 +1057,18 @@ int uidlist_sync(struct uidlist *u)
 	return r;
 }
 
-static void remove_at(struct uidlist *u, struct uid_msg *m)
-{
-	size_t i = (size_t)(m - u->msgs);
-	free(m->name);
-	memmove(m, m + 1, (u->n - i - 1) * sizeof *m);
-	u->n--;
-	u->modseq++;
-	u->changed = 1;
-}
-
 void uidlist_remove(struct uidlist *u, struct uid_msg *m)
 {
 	remove_at(u, m);
+}
+
+void uidlist_rename(struct uidlist *u, struct uid_msg *m, char sub, const char *name)
+{
+	free(m->name);
+	m->name = xstrdup(name);
+	m->sub = sub;
+	m->modseq = ++u->modseq;
+	rec_rename(u, m);
 }
 
 int uidlist_begin(struct uidlist *u)
@@ -761,7 +1102,7 @@ struct uid_msg *uidlist_add(struct uidlist *u, char sub, const char *name,
 	m->mtime = mtime;
 	m->sub = sub;
 	m->name = xstrdup(name);
-	u->changed = 1;
+	rec_add(u, m);
 	return m;
 }
 
@@ -775,7 +1116,7 @@ void uidlist_touched_cur(struct uidlist *u)
 		u->stamp_cur = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 	else
 		u->stamp_cur = 0;
-	u->changed = 1;
+	changed(u);
 	buf_free(&p);
 }
 

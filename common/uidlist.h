@@ -3,11 +3,26 @@
  * folder as "posthorn-uidlist":
  *
  *     posthorn-uidlist 2 V<uidvalidity> N<next uid> <new stamp> <cur stamp>
- *         M<highest modseq> R<recent up to uid>
+ *         M<highest modseq> R<recent up to uid> G<generation>
  *     <uid> <crlf size> <file size> <n|c> <modseq> <mtime> <file name>
  *     ...                            (ascending uid)
  *
- * (the header is one line).  Version 1 (no M, R, modseq, mtime: pop3d
+ * (the header is one line).  Changes are not written by rewriting the
+ * list: they are appended to the change log "posthorn-uidlist.log",
+ *
+ *     posthorn-uidlist-log G<generation of the list it extends>
+ *     + <uid> <crlf size> <file size> <n|c> <modseq> <mtime> <name>   (new)
+ *     = <uid> <n|c> <modseq> <name>                (renamed: flags changed)
+ *     - <uid>                                      (removed)
+ *     H <next uid> <modseq> <recent uid> <new stamp> <cur stamp>
+ *
+ * one batch (ending with its H line) per locked update, fsynced; every
+ * reader applies the lines after the offset it last read.  When the log
+ * outgrows a quarter of the list (or 256 KiB, whichever is larger), the
+ * writer folds it: a new list with the next generation, then an empty log
+ * of that generation (a log of another generation than the list is stale
+ * and ignored, so a crash between the two loses nothing).  A torn last
+ * line (a writer that died) is cut off by the next writer.  Version 1 (no M, R, modseq, mtime: pop3d
  * before imapd) is still read: its UIDs and UIDVALIDITY are kept, every
  * message gets modseq 1 and its file's mtime, and the next save writes
  * version 2.  The modseq (IMAP CONDSTORE) of a message is raised when it
@@ -38,6 +53,7 @@
 
 #define UIDLIST_FILE "posthorn-uidlist"
 #define UIDLIST_LOCK "posthorn-uidlist.lock"
+#define UIDLIST_LOG "posthorn-uidlist.log"
 /* A message file name longer than this is ignored (not listed). */
 #define UIDLIST_NAME_MAX 255
 
@@ -63,6 +79,16 @@ struct uidlist {
 	int changed;			/* the last sync changed the list */
 	int version;			/* of the file last read (1 or 2) */
 	int cur_clean;			/* cur/ unchanged since the last scan */
+	unsigned long long gen;		/* generation of the list file */
+	unsigned long long mem_gen;	/* bumped on every change in memory */
+	/* the change log as read: its inode, the end of its last whole line,
+	 * whether it extends the list read (same generation) */
+	unsigned long long log_ino;
+	size_t log_off;
+	int log_ok;
+	int need_fold;			/* write a whole new list next time */
+	struct buf pending;		/* log lines of the current update */
+	size_t holes;			/* removed entries (name NULL) not yet compacted */
 	/* Set by the caller: a refresh claims the unclaimed messages and
 	 * reports the claimed uid range (claim_lo, claim_hi] (empty: equal). */
 	int claim_recent;
@@ -107,8 +133,12 @@ struct uid_msg *uidlist_add(struct uidlist *u, char sub, const char *name,
  * next sync a rescan of cur/. */
 void uidlist_touched_cur(struct uidlist *u);
 /* Under the lock: removes one listed message from the list (the caller has
- * unlinked its file) and raises the folder's modseq. */
+ * unlinked its file) and raises the folder's modseq.  Until uidlist_end
+ * the entry stays in msgs with name NULL (uidlist_find skips it). */
 void uidlist_remove(struct uidlist *u, struct uid_msg *m);
+/* Under the lock: the caller renamed m's file to sub/name (a flag
+ * change): the list follows, with a new modseq. */
+void uidlist_rename(struct uidlist *u, struct uid_msg *m, char sub, const char *name);
 
 /* The message with this uid, or NULL. */
 struct uid_msg *uidlist_find(const struct uidlist *u, unsigned long uid);

@@ -110,15 +110,12 @@ static void push_expunged(struct mbox_update *up, unsigned long seq, unsigned lo
 /* Is the index in memory the one the view was last compared with? */
 static int index_seen(const struct mbox *m)
 {
-	return m->ul.loaded && m->seen_ino == m->ul.file_ino && m->seen_size == m->ul.file_size &&
-	       m->seen_mtime == m->ul.file_mtime;
+	return m->seen_gen && m->seen_gen == m->ul.mem_gen;
 }
 
 static void mark_seen(struct mbox *m)
 {
-	m->seen_ino = m->ul.file_ino;
-	m->seen_size = m->ul.file_size;
-	m->seen_mtime = m->ul.file_mtime;
+	m->seen_gen = m->ul.mem_gen;
 }
 
 /* One view message against its index entry (NULL: gone).  Returns 1 to
@@ -209,7 +206,7 @@ static int refresh_view(struct mbox *m, int allow_expunge, struct mbox_update *u
 	if (r < 0)
 		return -1;
 	kw_load(m->dir, &m->kw);
-	if (index_seen(m) && !m->ul.changed && !(allow_expunge && m->expunge_pending))
+	if (index_seen(m) && !(allow_expunge && m->expunge_pending))
 		return 0;
 	if (allow_expunge)
 		m->expunge_pending = 0;
@@ -471,13 +468,8 @@ static int set_one(struct mbox *m, struct uid_msg *u, unsigned flags, uint32_t k
 	struct buf letters = BUF_INIT, nn = BUF_INIT;
 	name_letters(u->name, flags, kw, &letters);
 	int r = maildir_set_flags(m->dir, u->sub == 'n' ? "new" : "cur", u->name, buf_cstr(&letters), &nn);
-	if (r == 0) {
-		free(u->name);
-		u->name = xmemdup(buf_cstr(&nn), nn.len);
-		u->sub = 'c';
-		u->modseq = ++m->ul.modseq;
-		m->ul.changed = 1;
-	}
+	if (r == 0)
+		uidlist_rename(&m->ul, u, 'c', buf_cstr(&nn));
 	int e = errno;
 	buf_free(&letters);
 	buf_free(&nn);

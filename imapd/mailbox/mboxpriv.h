@@ -43,9 +43,8 @@ struct mbox {
 	int expunge_pending;	/* the view holds messages marked expunged */
 	size_t kw_reported;	/* keywords the session has been told of */
 	struct kwlist kw;
-	/* the index identity the view was last compared with */
-	unsigned long long seen_ino, seen_size;
-	long long seen_mtime;
+	/* the index state (uidlist mem_gen) the view was last compared with */
+	unsigned long long seen_gen;
 	struct mbox_cache *cache;
 	int watch_fd;
 };

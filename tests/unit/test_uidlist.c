@@ -69,9 +69,9 @@ static void test_parse(void)
 	CHECK(u.version == 1 && u.modseq == 1 && u.msgs[0].modseq == 1 && u.recent_uid == 0);
 	struct buf out = BUF_INIT;
 	uidlist_format(&u, &out);	/* a version 1 list is written as version 2 */
-	const char *v2 = "posthorn-uidlist 2 V7 N5 0 0 M1 R0\n1 10 9 n 1 0 a\n4 3 3 c 1 0 b:2,S\n";
+	const char *v2 = "posthorn-uidlist 2 V7 N5 0 0 M1 R0 G0\n1 10 9 n 1 0 a\n4 3 3 c 1 0 b:2,S\n";
 	CHECK(out.len == strlen(v2) && !memcmp(out.s, v2, out.len));
-	const char *good2 = "posthorn-uidlist 2 V7 N9 5 6 M12 R4\n1 10 9 n 3 1700000000 a\n"
+	const char *good2 = "posthorn-uidlist 2 V7 N9 5 6 M12 R4 G3\n1 10 9 n 3 1700000000 a\n"
 			    "8 3 3 c 12 1700000001 b:2,S\n";
 	CHECK(uidlist_parse(&u, good2, strlen(good2)) == 0 && u.version == 2);
 	CHECK(u.modseq == 12 && u.recent_uid == 4 && u.msgs[1].modseq == 12 &&
@@ -222,6 +222,104 @@ static void test_upgrade(void)
 	memcpy(root, saved, sizeof saved);
 }
 
+static unsigned long long ino_of(const char *dir, const char *name)
+{
+	struct buf p = BUF_INIT;
+	struct stat st;
+	buf_printf(&p, "%s/%s", dir, name);
+	unsigned long long r = stat(buf_cstr(&p), &st) == 0 ? (unsigned long long)st.st_ino : 0;
+	buf_free(&p);
+	return r;
+}
+
+static int file_has(const char *dir, const char *name, const char *needle)
+{
+	struct buf p = BUF_INIT, text = BUF_INIT;
+	buf_printf(&p, "%s/%s", dir, name);
+	int r = file_read(buf_cstr(&p), &text, 1 << 24) == 0 &&
+		mem_find(text.s, text.len, needle, strlen(needle)) != NULL;
+	buf_free(&p);
+	buf_free(&text);
+	return r;
+}
+
+/* The change log: a change is appended, not a rewrite of the list; other
+ * readers pick it up; a torn tail is cut; a big log is folded; a log of
+ * another generation is ignored. */
+static void test_log(void)
+{
+	char saved[sizeof root], dir[sizeof root];
+	memcpy(saved, root, sizeof saved);
+	if (strlen(root) + 6 > sizeof dir)
+		return;
+	memcpy(dir, root, strlen(root));
+	memcpy(dir + strlen(root), "/.Log", 6);
+	if (maildir_make(dir) < 0)
+		return;
+	memcpy(root, dir, sizeof root);
+	put("cur", "1.A.h:2,", "a\n");
+	put("cur", "2.B.h:2,", "b\n");
+	put("cur", "3.C.h:2,", "c\n");
+	struct uidlist a, b;
+	uidlist_init(&a, dir);
+	uidlist_init(&b, dir);
+	CHECK(uidlist_sync(&a) == 0 && a.n == 3 && uidlist_sync(&b) == 0 && b.n == 3);
+	unsigned long long list_ino = ino_of(dir, UIDLIST_FILE);
+	struct buf nn = BUF_INIT;
+	CHECK(uidlist_begin(&a) == 0);
+	struct uid_msg *m = uidlist_find(&a, 2);
+	CHECK(m && maildir_set_flags(dir, "cur", m->name, "S", &nn) == 0);
+	if (m)
+		uidlist_rename(&a, m, 'c', buf_cstr(&nn));
+	uidlist_touched_cur(&a);
+	CHECK(uidlist_end(&a) == 0);
+	CHECK(ino_of(dir, UIDLIST_FILE) == list_ino && file_has(dir, UIDLIST_LOG, "= 2 c "));
+	unsigned long long gen_b = b.mem_gen;
+	CHECK(uidlist_sync(&b) == 0 && b.mem_gen != gen_b && b.modseq == a.modseq);
+	CHECK(uidlist_find(&b, 2) && !strcmp(uidlist_find(&b, 2)->name, "2.B.h:2,S"));
+	/* a writer that died mid-line: the tail is ignored, then cut */
+	struct buf p = BUF_INIT;
+	buf_printf(&p, "%s/%s", dir, UIDLIST_LOG);
+	int fd = open(buf_cstr(&p), O_WRONLY | O_APPEND);
+	CHECK(fd >= 0 && write_all(fd, "- 1 garbage", 11) == 0);
+	if (fd >= 0)
+		close(fd);
+	struct uidlist c;
+	uidlist_init(&c, dir);
+	CHECK(uidlist_sync(&c) == 0 && c.n == 3 && uidlist_find(&c, 1));
+	CHECK(uidlist_begin(&c) == 0);
+	m = uidlist_find(&c, 3);
+	CHECK(m && maildir_set_flags(dir, "cur", m->name, "F", &nn) == 0);
+	if (m)
+		uidlist_rename(&c, m, 'c', buf_cstr(&nn));
+	CHECK(uidlist_end(&c) == 0 && !file_has(dir, UIDLIST_LOG, "garbage"));
+	CHECK(uidlist_sync(&a) == 0 && a.n == 3 && !strcmp(uidlist_find(&a, 3)->name, "3.C.h:2,F"));
+	/* a big batch folds the log into a new list */
+	CHECK(uidlist_begin(&a) == 0);
+	m = uidlist_find(&a, 1);
+	for (int i = 0; m && i < 20000; i++)
+		uidlist_rename(&a, m, 'c', "1.A.h:2,");
+	CHECK(uidlist_end(&a) == 0 && ino_of(dir, UIDLIST_FILE) != list_ino);
+	CHECK(!file_has(dir, UIDLIST_LOG, "= 1 c"));
+	CHECK(uidlist_sync(&b) == 0 && b.n == 3 && b.modseq == a.modseq && b.gen == a.gen);
+	CHECK(!strcmp(uidlist_find(&b, 3)->name, "3.C.h:2,F"));
+	uidlist_free(&c);
+	/* a log of another generation (a fold that died between its two
+	 * files) is ignored */
+	struct buf stale = BUF_INIT;
+	buf_printf(&stale, "posthorn-uidlist-log G%llu\n- 1\n", a.gen - 1);
+	put(".", UIDLIST_LOG, buf_cstr(&stale));
+	uidlist_init(&c, dir);
+	CHECK(uidlist_sync(&c) == 0 && c.n == 3 && uidlist_find(&c, 1));
+	uidlist_free(&c);
+	buf_free(&stale);
+	buf_free(&p);
+	buf_free(&nn);
+	uidlist_free(&a);
+	uidlist_free(&b);
+	memcpy(root, saved, sizeof saved);
+}
+
 /* A reader changing flags (renames in cur/) while another process syncs:
  * no message may lose its UID (be dropped and listed again). */
 static void test_renames_race(void)
@@ -275,6 +373,7 @@ int main(void)
 	test_parse();
 	test_folder();
 	test_upgrade();
+	test_log();
 	test_renames_race();
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
