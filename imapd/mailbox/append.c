@@ -71,6 +71,26 @@ static void host_name(struct buf *out)
 	maildir_host_part(h, strlen(h), out);
 }
 
+/* The index of folder dir for an APPEND or COPY: the selected folder's
+ * own when it is open in this process (mbox_open_list), else one kept from
+ * the last call (clients append to the same Sent folder again and again:
+ * only what changed since is read). */
+static struct uidlist *list_for(const char *dir)
+{
+	static struct uidlist spare;
+	static int have_spare;
+	struct uidlist *u = mbox_open_list(dir);
+	if (u)
+		return u;
+	if (have_spare && !strcmp(spare.dir, dir))
+		return &spare;
+	if (have_spare)
+		uidlist_free(&spare);
+	uidlist_init(&spare, dir);
+	have_spare = 1;
+	return &spare;
+}
+
 /* The client's CRLF line ends stored as LF. */
 static void to_lf(const char *data, size_t len, struct buf *out)
 {
@@ -182,9 +202,8 @@ int mbox_append(const char *root, const char *name, const struct mbox_new *msg,
 		const char *data, size_t len, unsigned long *uidvalidity, unsigned long *uid)
 {
 	struct buf dir = BUF_INIT, lf = BUF_INIT, base = BUF_INIT, host = BUF_INIT, tmp = BUF_INIT;
-	struct uidlist ul;
+	struct uidlist *ul = NULL;
 	int r = -1, e;
-	uidlist_init(&ul, "");
 	if (folder_dir(root, name, &dir) < 0)
 		goto out;
 	if (!folder_exists(buf_cstr(&dir))) {
@@ -199,26 +218,24 @@ int mbox_append(const char *root, const char *name, const struct mbox_new *msg,
 	maildir_unique_name(&base, buf_cstr(&host), lf.len);
 	if (write_tmp(buf_cstr(&dir), buf_cstr(&base), buf_cstr(&lf), lf.len, date, &tmp) < 0)
 		goto out;
-	uidlist_free(&ul);
-	uidlist_init(&ul, buf_cstr(&dir));
-	if (uidlist_begin(&ul) < 0) {
+	ul = list_for(buf_cstr(&dir));
+	if (uidlist_begin(ul) < 0) {
 		e = errno;
 		unlink(buf_cstr(&tmp));
 		errno = e;
 		goto out;
 	}
-	r = append_locked(&ul, msg, buf_cstr(&tmp), buf_cstr(&base), crlf_size(buf_cstr(&lf), lf.len), lf.len, date, uid);
+	r = append_locked(ul, msg, buf_cstr(&tmp), buf_cstr(&base), crlf_size(buf_cstr(&lf), lf.len), lf.len, date, uid);
 	e = errno;
-	if (uidlist_end(&ul) < 0 && r == 0)
+	if (uidlist_end(ul) < 0 && r == 0)
 		r = -1;	/* the message is in place; its UID may be given again */
 	else
 		errno = e;
-	*uidvalidity = ul.uidvalidity;
+	*uidvalidity = ul->uidvalidity;
 	if (r == 0)
 		maildir_quota_add(root, (long long)lf.len, 1);
 out:
 	e = errno;
-	uidlist_free(&ul);
 	buf_free(&dir);
 	buf_free(&lf);
 	buf_free(&base);
@@ -232,7 +249,7 @@ out:
 
 struct copy_job {
 	struct mbox *src;
-	struct uidlist dst;
+	struct uidlist *dst;	/* the destination's index (list_for) */
 	struct kwlist dkw;
 	struct buf host;
 	char **made;		/* paths created in dst/cur, for the undo */
@@ -248,7 +265,7 @@ static int map_keywords(struct copy_job *j, uint32_t skw, uint32_t *dkw)
 		if (!(skw & ((uint32_t)1 << i)) || (size_t)i >= j->src->kw.n)
 			continue;
 		const char *nm = j->src->kw.names[i];
-		int k = kw_add(j->dst.dir, &j->dkw, nm, strlen(nm));
+		int k = kw_add(j->dst->dir, &j->dkw, nm, strlen(nm));
 		if (k < 0)
 			return -1;
 		*dkw |= (uint32_t)1 << k;
@@ -295,10 +312,10 @@ static int copy_one(struct copy_job *j, size_t seq)
 	maildir_unique_name(&base, buf_cstr(&j->host), su->fsize);
 	name_letters(su->name, flags, dkw, &letters);
 	uidlist_path(&j->src->ul, su, &from);
-	buf_printf(&to, "%s/cur/%s:2,%s", j->dst.dir, buf_cstr(&base), buf_cstr(&letters));
+	buf_printf(&to, "%s/cur/%s:2,%s", j->dst->dir, buf_cstr(&base), buf_cstr(&letters));
 	int r = link(buf_cstr(&from), buf_cstr(&to));
 	if (r < 0 && (errno == EXDEV || errno == EPERM || errno == EMLINK))
-		r = copy_bytes(buf_cstr(&from), j->dst.dir, buf_cstr(&base), su->mtime, buf_cstr(&to));
+		r = copy_bytes(buf_cstr(&from), j->dst->dir, buf_cstr(&base), su->mtime, buf_cstr(&to));
 	if (r == 0) {
 		struct uid_msg *info = &j->info[j->n];
 		*info = *su;
@@ -329,7 +346,6 @@ static void copy_free(struct copy_job *j)
 	free(j->made);
 	free(j->info);
 	buf_free(&j->host);
-	uidlist_free(&j->dst);
 }
 
 static unsigned long long copy_bytes_total(struct mbox *m, const size_t *seqs, size_t n)
@@ -351,21 +367,21 @@ static int copy_locked(struct copy_job *j, const size_t *seqs, size_t n, unsigne
 		if (copy_one(j, seqs[i]) < 0)
 			return -1;
 	struct buf p = BUF_INIT;
-	buf_printf(&p, "%s/cur", j->dst.dir);
+	buf_printf(&p, "%s/cur", j->dst->dir);
 	int r = fsync_dir(buf_cstr(&p));
 	buf_free(&p);
 	if (r < 0)
 		return -1;
 	for (size_t i = 0; i < j->n; i++) {
 		const struct uid_msg *s = &j->info[i];
-		struct uid_msg *d = uidlist_add(&j->dst, 'c', s->name, s->size, s->fsize, s->mtime);
+		struct uid_msg *d = uidlist_add(j->dst, 'c', s->name, s->size, s->fsize, s->mtime);
 		if (!d) {
 			errno = EOVERFLOW;
 			return -1;
 		}
 		dst_uids[i] = d->uid;
 	}
-	uidlist_touched_cur(&j->dst);
+	uidlist_touched_cur(j->dst);
 	return 0;
 }
 
@@ -376,7 +392,6 @@ int mbox_copy(struct mbox *m, const size_t *seqs, size_t n, const char *name,
 	struct copy_job j;
 	memset(&j, 0, sizeof j);
 	j.src = m;
-	uidlist_init(&j.dst, "");
 	int r = -1, e;
 	if (folder_dir(m->root, name, &dir) < 0)
 		goto out;
@@ -386,12 +401,11 @@ int mbox_copy(struct mbox *m, const size_t *seqs, size_t n, const char *name,
 	}
 	if (quota_ok(m->root, copy_bytes_total(m, seqs, n)) < 0)
 		goto out;
-	uidlist_free(&j.dst);
-	uidlist_init(&j.dst, buf_cstr(&dir));
+	j.dst = list_for(buf_cstr(&dir));
 	host_name(&j.host);
 	j.made = xcalloc(n ? n : 1, sizeof *j.made);
 	j.info = xcalloc(n ? n : 1, sizeof *j.info);
-	if (uidlist_begin(&j.dst) < 0)
+	if (uidlist_begin(j.dst) < 0)
 		goto out;
 	r = copy_locked(&j, seqs, n, dst_uids);
 	e = errno;
@@ -399,14 +413,14 @@ int mbox_copy(struct mbox *m, const size_t *seqs, size_t n, const char *name,
 		copy_undo(&j);
 		/* all or nothing: the list in memory is not saved, and read
 		 * again next time */
-		j.dst.changed = 0;
-		j.dst.loaded = 0;
+		j.dst->changed = 0;
+		j.dst->loaded = 0;
 	}
-	if (uidlist_end(&j.dst) < 0 && r == 0) {
+	if (uidlist_end(j.dst) < 0 && r == 0) {
 		e = errno;
 		r = -1;
 	}
-	*uidvalidity = j.dst.uidvalidity;
+	*uidvalidity = j.dst->uidvalidity;
 	if (r == 0) {
 		long long bytes = 0;
 		for (size_t i = 0; i < j.n; i++)

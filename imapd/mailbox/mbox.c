@@ -250,6 +250,16 @@ void mbox_update_free(struct mbox_update *up)
 
 /* ---- open, close, questions ---- */
 
+static struct mbox *open_mboxes;
+
+struct uidlist *mbox_open_list(const char *dir)
+{
+	for (struct mbox *m = open_mboxes; m; m = m->next_open)
+		if (!strcmp(m->dir, dir))
+			return &m->ul;
+	return NULL;
+}
+
 int mbox_open(const char *root, const char *name, int readonly, struct mbox **out)
 {
 	struct buf dir = BUF_INIT;
@@ -284,6 +294,8 @@ int mbox_open(const char *root, const char *name, int readonly, struct mbox **ou
 	m->exists_pending = 0;
 	m->kw_reported = m->kw.n;
 	m->uidvalidity = m->ul.uidvalidity;
+	m->next_open = open_mboxes;
+	open_mboxes = m;
 	*out = m;
 	return 0;
 }
@@ -292,6 +304,11 @@ void mbox_close(struct mbox *m)
 {
 	if (!m)
 		return;
+	for (struct mbox **pp = &open_mboxes; *pp; pp = &(*pp)->next_open)
+		if (*pp == m) {
+			*pp = m->next_open;
+			break;
+		}
 	watch_close(m);
 	cache_close(m->cache);
 	uidlist_free(&m->ul);

@@ -47,7 +47,12 @@ struct mbox {
 	unsigned long long seen_gen;
 	struct mbox_cache *cache;
 	int watch_fd;
+	struct mbox *next_open;	/* the process's open folders */
 };
+
+/* The index of an open folder with this directory, or NULL (APPEND and
+ * COPY into the selected folder use the session's own index). */
+struct uidlist *mbox_open_list(const char *dir);
 
 /* Folder name -> the folder's directory: EINVAL for a bad name.
  * INBOX (any case) is root itself; "inbox.x" is "INBOX.x". */

@@ -357,6 +357,16 @@ static void test_append_copy(void)
 	      st.unseen == 0 && st.recent == 0 && st.uidvalidity == v2 && st.size == 2 * strlen(msg));
 	CHECK(folder_status(root, "Nope", &st) == -1 && errno == ENOENT);
 
+	/* APPEND and COPY into the selected folder itself */
+	size_t before = mbox_count(s);
+	CHECK(mbox_append(root, "Sent", &nm, msg, strlen(msg), &v2, &uid2) == 0 && uid2 == 3);
+	size_t one = 1;
+	unsigned long self_uid;
+	CHECK(mbox_copy(s, &one, 1, "Sent", &v2, &self_uid) == 0 && self_uid == 4);
+	CHECK(mbox_sync(s, 1, &up) == 0 && up.exists_changed && mbox_count(s) == before + 2 &&
+	      mbox_msg(s, before + 2)->uid == 4);
+	mbox_update_free(&up);
+
 	/* quota: a maildirsize limit of 100 bytes refuses a bigger message */
 	put(root, ".", "maildirsize", "100S\n0 0\n");
 	char big[200];
