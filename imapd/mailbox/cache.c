@@ -39,7 +39,14 @@ struct mbox_cache {
 	struct slot *slots;
 	size_t nslots, used;
 	size_t live;		/* bytes of the latest record per key */
+	int fresh;		/* checked since the session's last sync */
 };
+
+void cache_stale(struct mbox_cache *c)
+{
+	if (c)
+		c->fresh = 0;
+}
 
 static unsigned long long key_of(unsigned long uid, enum mbox_cache_field f)
 {
@@ -177,8 +184,15 @@ static int refresh(struct mbox *m, struct mbox_cache *c)
 	c->map = p;
 	c->maplen = size;
 	if (c->parsed == 0 && !header_ok(c, m->uidvalidity, &c->parsed)) {
+		/* of another UIDVALIDITY (the index was rebuilt): started over */
 		c->parsed = 0;
-		return -1;	/* another folder generation: not used */
+		unmap(c);
+		struct buf h = BUF_INIT;
+		buf_printf(&h, "posthorn-cache 1 V%lu\n", m->uidvalidity);
+		if (ftruncate(c->fd, 0) == 0)
+			write_all(c->fd, h.s, h.len);
+		buf_free(&h);
+		return -1;
 	}
 	size_t next;
 	while (c->parsed < c->maplen && parse_record(c, c->parsed, &next))
@@ -218,8 +232,12 @@ static struct mbox_cache *cache_of(struct mbox *m)
 		m->cache->fd = -1;
 	}
 	struct mbox_cache *c = m->cache;
+	/* the file is looked at once per sync, not once per message */
+	if (c->fresh && c->fd >= 0)
+		return c;
 	if (open_file(m, c) < 0 || refresh(m, c) < 0)
 		return NULL;
+	c->fresh = 1;
 	return c;
 }
 
@@ -232,6 +250,14 @@ int mbox_cache_get(struct mbox *m, size_t seq, enum mbox_cache_field f, struct b
 	struct slot *s = c ? slot_find(c, key_of(v->uid, f)) : NULL;
 	if (!s || !s->key)
 		return 0;
+	/* our own record, put after the file was mapped */
+	if (s->off + s->len > c->maplen) {
+		size_t off = s->off, len = s->len;
+		if (refresh(m, c) < 0 || off + len > c->maplen)
+			return 0;
+		buf_append(out, c->map + off, len);
+		return 1;
+	}
 	buf_append(out, c->map + s->off, s->len);
 	return 1;
 }
@@ -247,10 +273,16 @@ void mbox_cache_put(struct mbox *m, size_t seq, enum mbox_cache_field f,
 		return;
 	struct buf rec = BUF_INIT;
 	buf_printf(&rec, "%lu %u %zu\n", v->uid, (unsigned)f, len);
+	size_t head = rec.len;
 	buf_append(&rec, value, len);
 	buf_putc(&rec, '\n');
-	/* one write: O_APPEND keeps concurrent records whole */
-	write_all(c->fd, buf_cstr(&rec), rec.len);
+	/* one write: O_APPEND keeps concurrent records whole; the offset
+	 * after it tells where ours went */
+	if (write_all(c->fd, buf_cstr(&rec), rec.len) == 0) {
+		off_t end = lseek(c->fd, 0, SEEK_CUR);
+		if (end >= (off_t)rec.len)
+			slot_set(c, key_of(v->uid, f), (size_t)end - rec.len + head, len);
+	}
 	buf_free(&rec);
 }
 

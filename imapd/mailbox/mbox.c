@@ -200,6 +200,7 @@ static void report_changed(struct mbox *m, struct mbox_update *up)
 /* Reads the index (and keywords) and brings the view up to date. */
 static int refresh_view(struct mbox *m, int allow_expunge, struct mbox_update *up)
 {
+	cache_stale(m->cache);
 	m->ul.claim_recent = !m->readonly;
 	int r = uidlist_sync(&m->ul);
 	m->ul.claim_recent = 0;

@@ -84,6 +84,8 @@ unsigned long long crlf_size(const char *p, size_t n);
 
 /* cache.c */
 void cache_close(struct mbox_cache *c);
+/* Makes the next get look at the file again (other sessions' records). */
+void cache_stale(struct mbox_cache *c);
 /* Drops the entries of messages no longer in the folder when most of the
  * file is garbage (called after an expunge, under no lock). */
 void cache_compact(struct mbox *m);

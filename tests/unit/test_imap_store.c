@@ -348,6 +348,26 @@ static void test_append_copy(void)
 	CHECK(mbox_cache_get(s2, 1, MBOX_CACHE_BODY, &out) == 1 && buf_eq(&out, "(\"text\")"));
 	buf_reset(&out);
 	CHECK(mbox_cache_get(s2, 1, MBOX_CACHE_BODYSTRUCTURE, &out) == 0);
+	/* another session's record is seen after a sync */
+	mbox_cache_put(s, 1, MBOX_CACHE_BODYSTRUCTURE, "(\"bs\")", 6);
+	CHECK(mbox_sync(s2, 1, &up) == 0);
+	mbox_update_free(&up);
+	CHECK(mbox_cache_get(s2, 1, MBOX_CACHE_BODYSTRUCTURE, &out) == 1 && buf_eq(&out, "(\"bs\")"));
+	CHECK(mbox_cache_get(s2, 99, MBOX_CACHE_BODY, &out) == 0);
+	/* a cache file of another UIDVALIDITY is never used, and started over */
+	mbox_close(s2);
+	struct buf cp = BUF_INIT;
+	buf_printf(&cp, "%s/.Sent/%s", root, CACHE_FILE);
+	int cfd = open(buf_cstr(&cp), O_WRONLY | O_TRUNC);
+	CHECK(cfd >= 0 && write_all(cfd, "posthorn-cache 1 V1\n1 0 3\nold\n", 30) == 0);
+	if (cfd >= 0)
+		close(cfd);
+	buf_free(&cp);
+	CHECK(mbox_open(root, "Sent", 1, &s2) == 0);
+	buf_reset(&out);
+	CHECK(mbox_cache_get(s2, 1, MBOX_CACHE_ENVELOPE, &out) == 0);
+	mbox_cache_put(s2, 1, MBOX_CACHE_ENVELOPE, "new", 3);
+	CHECK(mbox_cache_get(s2, 1, MBOX_CACHE_ENVELOPE, &out) == 1 && buf_eq(&out, "new"));
 	buf_free(&out);
 	mbox_close(s2);
 
