@@ -6,14 +6,28 @@
 // bodyStructure, source, flags), SEARCH, STORE, MOVE, then prints
 // "idling" once the IDLE command is running and waits (at most 60 s) for
 // the test to deliver a third message over SMTP.  Prints one line per
-// step and "ok" at the end; exits 1 with the reason on the first failure.
+// step and "ok" at the end.  A failed check is reported ("FAIL step:
+// reason") and the next steps still run, so that one run names every
+// failure; then the exit status is 1.
 import { ImapFlow } from 'imapflow';
 import { readFileSync } from 'node:fs';
 
 const [host, port, user, pass, caFile, oneFile] = process.argv.slice(2);
 
+const failures = [];
+
 function check(cond, what) {
 	if (!cond) throw new Error('check failed: ' + what);
+}
+
+async function step(name, fn) {
+	try {
+		await fn();
+	} catch (e) {
+		failures.push(name);
+		console.log('FAIL ' + name + ': ' + (e && e.message ? e.message : e) +
+			(e && e.response ? ' (server: ' + String(e.response).trim() + ')' : ''));
+	}
 }
 
 const client = new ImapFlow({
@@ -35,6 +49,10 @@ async function listAndCreate() {
 
 async function fetchFirst() {
 	const m = await client.fetchOne('1', { uid: true, flags: true, envelope: true, bodyStructure: true, source: true });
+	check(m, 'FETCH 1 answered');
+	check(m.source && m.source.equals(readFileSync(oneFile)), 'source equals the stored message');
+	check(m.envelope, 'ENVELOPE parsed');
+	check(m.bodyStructure, 'BODYSTRUCTURE parsed');
 	console.log('fetch: uid ' + m.uid + ' subject ' + m.envelope.subject + ' type ' + m.bodyStructure.type);
 	check(m.envelope.subject === 'flow one', 'envelope subject');
 	check(m.envelope.from[0].address === 'sender@example.test', 'envelope from');
@@ -43,8 +61,6 @@ async function fetchFirst() {
 	check(m.envelope.date instanceof Date && m.envelope.date.toISOString() === '2026-11-27T10:01:00.000Z', 'envelope date');
 	check(m.bodyStructure.type === 'text/plain', 'bodyStructure type');
 	check(m.bodyStructure.parameters && m.bodyStructure.parameters.charset === 'us-ascii', 'bodyStructure charset');
-	check(m.source.equals(readFileSync(oneFile)), 'source equals the stored message');
-	return m.uid;
 }
 
 async function searchAndFlags() {
@@ -90,21 +106,25 @@ async function idle() {
 	check(d.count === before + 1, 'one more message');
 	await client.noop(); // ends IDLE
 	await idling;
-	const m = await client.fetchOne('*', { envelope: true });
-	check(m.envelope.subject === 'flow three', 'the delivered message');
+	const m = await client.fetchOne('*', { source: true });
+	check(m && /\r\nSubject: flow three\r\n/.test(m.source.toString()), 'the delivered message');
 }
 
 try {
 	await client.connect();
 	console.log('connected: secure ' + client.secureConnection);
-	await listAndCreate();
+	await step('list', listAndCreate);
 	await client.mailboxOpen('INBOX');
 	check(client.mailbox.exists === 2, 'INBOX holds two messages');
-	await fetchFirst();
-	await searchAndFlags();
-	await move();
-	await idle();
+	await step('fetch', fetchFirst);
+	await step('search and flags', searchAndFlags);
+	await step('move', move);
+	await step('idle', idle);
 	await client.logout();
+	if (failures.length) {
+		console.log('failed: ' + failures.join(', '));
+		process.exit(1);
+	}
 	console.log('ok');
 } catch (e) {
 	console.log('error: ' + (e && e.stack ? e.stack : e) + (e && e.response ? ' response: ' + e.response : ''));
