@@ -269,7 +269,7 @@ PY
 	deliver 1 "alpha subject" "alpha body line"
 	deliver 2 "beta subject" "beta body line"
 	user=${IUSER//@/%40}
-	run bash -c "printf 'headers\nprint 2\nexit\n' | HOME=$T MAILRC=/dev/null timeout 60 s-nail -# -n \
+	run bash -c "printf 'headers\nprint 2\ncopy 1 $T/saved\nexit\n' | HOME=$T MAILRC=/dev/null timeout 60 s-nail -# -n \
 		-S v15-compat -S tls-verify=strict -S tls-ca-file=$CA -S tls-ca-no-defaults \
 		-S password=$IPASS -S MBOX=$T/mbox -f 'imaps://$user@localhost:$IMAPS/INBOX'"
 	echo "$output"
@@ -281,6 +281,9 @@ PY
 	[[ "$output" == *"Message-ID: <imapc-2@example.test>"* ]]
 	[[ "$output" == *"beta body line"* ]]
 	[[ "$output" != *"alpha body line"* ]]
+	# message 1 copied to an mbox: the server's bytes after s-nail's From_
+	# line, with its Status: field and the blank line that ends an mbox entry
+	diff <(sed '1d;/^Status: /d;$d' "$T/saved") <(stored_crlf "alpha subject" | tr -d '\r')
 	# `exit` leaves the mailbox as it was: still two messages
 	[ "$(inbox_count)" -eq 2 ]
 }
