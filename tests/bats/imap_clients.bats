@@ -324,7 +324,7 @@ PY
 	[ "$status" -ne 0 ]
 }
 
-@test "imap clients: imapflow over TLS: list, fetch (envelope, bodyStructure, source), search, flags, move, IDLE sees SMTP delivery" {
+@test "imap clients: imapflow over TLS: list, fetch (envelope, bodyStructure, source), search, flags, move, IDLE sees SMTP delivery and another session's STORE and EXPUNGE" {
 	command -v node >/dev/null || skip "node not installed"
 	[ -d "$PH_ROOT/tests/node/node_modules/imapflow" ] || skip "imapflow not installed (npm ci --prefix tests/node)"
 	deliver 1 "flow one" "imapflow first"
@@ -344,6 +344,8 @@ PY
 	cat "$T/flow.out"
 	[ "$rc" -eq 0 ]
 	grep -q '^idle: exists 1 -> 2$' "$T/flow.out"
+	grep -q '^other session: flags of 1: .*Answered' "$T/flow.out"
+	grep -q '^other session: expunged 1$' "$T/flow.out"
 	grep -q '^ok$' "$T/flow.out"
 }
 

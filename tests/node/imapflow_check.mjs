@@ -5,7 +5,8 @@
 // are ONE.CRLF) and "flow two".  Checks LIST, FETCH (envelope,
 // bodyStructure, source, flags), SEARCH, STORE, MOVE, then prints
 // "idling" once the IDLE command is running and waits (at most 60 s) for
-// the test to deliver a third message over SMTP.  Prints one line per
+// the test to deliver a third message over SMTP; then a second session
+// sets a flag and expunges while the first one idles.  Prints one line per
 // step and "ok" at the end.  A failed check is reported ("FAIL step:
 // reason") and the next steps still run, so that one run names every
 // failure; then the exit status is 1.
@@ -30,13 +31,36 @@ async function step(name, fn) {
 	}
 }
 
-const client = new ImapFlow({
+const options = {
 	host, port: Number(port), secure: true,
 	auth: { user, pass },
 	tls: { ca: [readFileSync(caFile)], rejectUnauthorized: true },
 	logger: false,
 	disableAutoIdle: true,
-});
+};
+const client = new ImapFlow(options);
+
+// event(emitter, name, what): the next NAME event, at most 60 s away
+function event(emitter, name, what) {
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error('no ' + what + ' within 60 s')), 60000);
+		emitter.once(name, (d) => { clearTimeout(timer); resolve(d); });
+	});
+}
+
+// idleWhile(action, waitFor): IDLE on the first client, ACTION (by the other
+// session) once IDLE runs, until WAITFOR settles
+async function idleWhile(action, waitFor) {
+	const idling = client.idle();
+	while (!client.idling) await new Promise((r) => setTimeout(r, 20));
+	await action();
+	try {
+		return await waitFor;
+	} finally {
+		await client.noop(); // ends IDLE
+		await idling;
+	}
+}
 
 async function listAndCreate() {
 	await client.mailboxCreate('Flow');
@@ -110,6 +134,28 @@ async function idle() {
 	check(m && /\r\nSubject: flow three\r\n/.test(m.source.toString()), 'the delivered message');
 }
 
+// A second session changes flags and expunges: the idling first one is
+// told (FETCH FLAGS, then EXPUNGE) without asking.
+async function twoSessions() {
+	const other = new ImapFlow(options);
+	await other.connect();
+	try {
+		await other.mailboxOpen('INBOX');
+		check(other.mailbox.exists === 2, 'second session sees two messages');
+		const f = await idleWhile(() => other.messageFlagsAdd('1', ['\\Answered']),
+			event(client, 'flags', 'FETCH FLAGS from the other session'));
+		console.log('other session: flags of ' + f.seq + ': ' + [...f.flags].join(' '));
+		check(f.seq === 1 && f.flags.has('\\Answered'), 'the flag set by the other session');
+		const x = await idleWhile(() => other.messageDelete('1'),
+			event(client, 'expunge', 'EXPUNGE from the other session'));
+		console.log('other session: expunged ' + x.seq);
+		check(x.seq === 1, 'message 1 expunged');
+		check(client.mailbox.exists === 1, 'one message left');
+	} finally {
+		await other.logout();
+	}
+}
+
 try {
 	await client.connect();
 	console.log('connected: secure ' + client.secureConnection);
@@ -120,6 +166,7 @@ try {
 	await step('search and flags', searchAndFlags);
 	await step('move', move);
 	await step('idle', idle);
+	await step('two sessions', twoSessions);
 	await client.logout();
 	if (failures.length) {
 		console.log('failed: ' + failures.join(', '));
