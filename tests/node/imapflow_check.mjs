@@ -6,7 +6,7 @@
 // bodyStructure, source, flags), SEARCH, STORE, MOVE, then prints
 // "idling" once the IDLE command is running and waits (at most 60 s) for
 // the test to deliver a third message over SMTP; then a second session
-// sets a flag and expunges while the first one idles.  Prints one line per
+// sets a flag and expunges while the first one idles; last an APPEND.  Prints one line per
 // step and "ok" at the end.  A failed check is reported ("FAIL step:
 // reason") and the next steps still run, so that one run names every
 // failure; then the exit status is 1.
@@ -156,6 +156,23 @@ async function twoSessions() {
 	}
 }
 
+// APPEND with flags and a date to another folder, then that message back
+// by the UID the server gave (APPENDUID).
+async function append() {
+	const raw = Buffer.from('From: Flow <flow@example.test>\r\nTo: ' + user + '\r\nSubject: appended by imapflow\r\n' +
+		'Message-ID: <imapflow-append@example.test>\r\n\r\nappended\r\nbody\r\n');
+	const when = new Date('2025-03-04T05:06:07Z');
+	const res = await client.append('Flow', raw, ['\\Seen', '\\Draft'], when);
+	console.log('append: uid ' + (res && res.uid) + ' uidValidity ' + (res && res.uidValidity));
+	check(res && res.uid > 0, 'APPENDUID');
+	await client.mailboxOpen('Flow');
+	const m = await client.fetchOne(String(res.uid), { source: true, flags: true, internalDate: true }, { uid: true });
+	check(m && m.source.equals(raw), 'appended bytes');
+	check(m.flags.has('\\Seen') && m.flags.has('\\Draft'), 'appended flags');
+	check(m.internalDate instanceof Date && m.internalDate.getTime() === when.getTime(), 'INTERNALDATE of APPEND');
+	await client.mailboxOpen('INBOX');
+}
+
 try {
 	await client.connect();
 	console.log('connected: secure ' + client.secureConnection);
@@ -167,6 +184,7 @@ try {
 	await step('move', move);
 	await step('idle', idle);
 	await step('two sessions', twoSessions);
+	await step('append', append);
 	await client.logout();
 	if (failures.length) {
 		console.log('failed: ' + failures.join(', '));
