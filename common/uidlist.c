@@ -578,21 +578,23 @@ static int load_log(struct uidlist *u)
 		return errno == ENOENT ? 0 : -1;
 	}
 	struct stat st;
-	int r = read_from(fd, &st, 0, &text) < 0 ? -1 : 0;
-	close(fd);
-	if (r == 0) {
-		if (u->log_ino && u->log_ino != (unsigned long long)st.st_ino) {
-			r = 1;	/* replaced: start over */
-		} else if ((size_t)st.st_size > u->log_off) {
-			u->log_ino = (unsigned long long)st.st_ino;
-			size_t before = u->log_off;
-			log_apply(u, text.s + before, text.len - before, before);
+	int r = fstat(fd, &st);
+	if (r == 0 && u->log_ino && u->log_ino != (unsigned long long)st.st_ino) {
+		r = 1;	/* replaced: start over */
+	} else if (r == 0 && (size_t)st.st_size > u->log_off) {
+		/* only what was appended since the last read */
+		size_t before = u->log_off;
+		r = read_from(fd, &st, before, &text);
+		u->log_ino = (unsigned long long)st.st_ino;
+		if (r == 0) {
+			log_apply(u, text.s, text.len, before);
 			if (u->log_off != before)
 				u->mem_gen++;
-		} else {
-			u->log_ino = (unsigned long long)st.st_ino;
 		}
+	} else if (r == 0) {
+		u->log_ino = (unsigned long long)st.st_ino;
 	}
+	close(fd);
 	buf_free(&text);
 	return r;
 }

@@ -448,6 +448,106 @@ static void test_watch(void)
 	mbox_close(m);
 }
 
+/* Several sessions and a "delivery" at once on one folder: afterwards the
+ * index lists exactly the files there are, with their flags, UIDs never
+ * given twice. */
+static void stress_child(int id)
+{
+	struct mbox *m;
+	if (mbox_open(root, "Stress", 0, &m) < 0)
+		_exit(1);
+	struct mbox_new nm = {0};
+	const char *msg = "Subject: s\r\n\r\nx\r\n";
+	for (int i = 0; i < 40; i++) {
+		unsigned long v, uid;
+		if (mbox_append(root, "Stress", &nm, msg, strlen(msg), &v, &uid) < 0)
+			_exit(2);
+		struct mbox_update up;
+		if (mbox_sync(m, 1, &up) < 0)
+			_exit(3);
+		mbox_update_free(&up);
+		size_t n = mbox_count(m);
+		if (n) {
+			size_t seq = (size_t)(i * 7 + id) % n + 1;
+			unsigned f = i % 3 == 0 ? MF_DELETED : MF_FLAGGED;
+			if (mbox_store(m, &seq, 1, MBOX_STORE_ADD, f, 0, 0, NULL, NULL) < 0)
+				_exit(4);
+		}
+		if (i % 10 == 9) {
+			memset(&up, 0, sizeof up);
+			if (mbox_expunge(m, NULL, 0, 1, &up) < 0)
+				_exit(5);
+			mbox_update_free(&up);
+		}
+	}
+	mbox_close(m);
+	_exit(0);
+}
+
+static size_t count_files(const char *dir, const char *sub)
+{
+	struct buf p = BUF_INIT;
+	buf_printf(&p, "%s/%s", dir, sub);
+	DIR *d = opendir(buf_cstr(&p));
+	buf_free(&p);
+	size_t n = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void test_stress(void)
+{
+	CHECK(folder_create(root, "Stress") == 0);
+	struct buf dir = BUF_INIT;
+	buf_printf(&dir, "%s/.Stress", root);
+	pid_t pids[4];
+	fflush(stdout);	/* the children must not write the parent's buffer again */
+	for (int k = 0; k < 4; k++) {
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			if (k == 3) {	/* local delivery into new/ meanwhile */
+				for (int i = 0; i < 40; i++)
+					deliver(buf_cstr(&dir), 1000 + i);
+				_exit(0);
+			}
+			stress_child(k);
+		}
+	}
+	int ok = 1;
+	for (int k = 0; k < 4; k++) {
+		int st;
+		waitpid(pids[k], &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			ok = 0, printf("# child %d: status %d\n", k, st);
+	}
+	CHECK(ok);
+	struct mbox *m;
+	CHECK(mbox_open(root, "Stress", 1, &m) == 0);
+	size_t files = count_files(buf_cstr(&dir), "new") + count_files(buf_cstr(&dir), "cur");
+	CHECK(files == mbox_count(m) && files > 40);
+	int order = 1, flags_ok = 1;
+	for (size_t i = 1; i <= mbox_count(m); i++) {
+		const struct mbox_msg *v = mbox_msg(m, i);
+		if (i > 1 && v->uid <= mbox_msg(m, i - 1)->uid)
+			order = 0;
+		const struct uid_msg *u = uidlist_find(&m->ul, v->uid);
+		unsigned f;
+		uint32_t kw;
+		if (u)
+			name_flags(u->name, &f, &kw);
+		if (!u || f != (v->flags & ~(unsigned)MF_RECENT))
+			flags_ok = 0;
+	}
+	CHECK(order && flags_ok && mbox_uidnext(m) > mbox_msg(m, mbox_count(m))->uid);
+	mbox_close(m);
+	buf_free(&dir);
+}
+
 int main(void)
 {
 	snprintf(root, sizeof root, "/tmp/test_imap_store.%ld", (long)getpid());
@@ -463,6 +563,7 @@ int main(void)
 	test_rename_inbox();
 	test_upgrade();
 	test_watch();
+	test_stress();
 	char cmd[192];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
 	if (system(cmd) != 0)
