@@ -907,7 +907,8 @@ static int name_order(const void *a, const void *b)
 /* New messages get UIDs in name order (delivery time first). */
 static int add_new(struct uidlist *u, struct entries *es)
 {
-	qsort(es->e, es->n, sizeof *es->e, name_order);
+	if (es->n)
+		qsort(es->e, es->n, sizeof *es->e, name_order);
 	for (size_t i = 0; i < es->n; i++) {
 		unsigned long long size, fsize;
 		long long mtime;

@@ -219,7 +219,8 @@ static int fent_cmp(const void *x, const void *y)
 
 static void fset_sort(struct fset *f)
 {
-	qsort(f->e, f->n, sizeof *f->e, fent_cmp);
+	if (f->n)
+		qsort(f->e, f->n, sizeof *f->e, fent_cmp);
 }
 
 static long fset_find(const struct fset *f, const char *name)

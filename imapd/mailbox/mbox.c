@@ -291,7 +291,8 @@ int mbox_open(const char *root, const char *name, int readonly, struct mbox **ou
 		return -1;
 	}
 	mbox_update_free(&up);
-	memset(m->chg, 0, m->n);
+	if (m->n)
+		memset(m->chg, 0, m->n);
 	m->exists_pending = 0;
 	m->kw_reported = m->kw.n;
 	m->uidvalidity = m->ul.uidvalidity;
