@@ -60,7 +60,7 @@ static int reloading[NSOCKDS];	/* stopped for a reload: restart at once */
 gid_t login_gid(const struct config *cfg)
 {
 	struct account a;
-	if (!priv_is_root() || account_lookup(config_str(cfg, "user_login"), &a) < 0)
+	if (!priv_is_root() || account_cached(config_str(cfg, "user_login"), &a) < 0)
 		return (gid_t)-1;
 	return a.gid;
 }

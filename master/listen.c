@@ -247,49 +247,55 @@ static int fd_high(int fd)
 	return h;
 }
 
-#define SNI_FDS_MAX 16	/* SNI certificates passed, on fds 5 .. 20 */
+/* An environment entry "NAME=value\0" for spawn_start(). */
+static void env_add(struct buf *env, const char *name, const char *value)
+{
+	buf_printf(env, "%s=%s", name, value);
+	buf_putc(env, 0);
+}
 
-/* tls_sni_dir's HOST.pem files on fds 5, 6, ... and
- * POSTHORN_TLS_SNI=HOST.pem=5,...: the child cannot read them either. */
-static void pass_sni_fds(const struct config *cfg)
+/* tls_sni_dir's HOST.pem files after the key (fds 5, 6, ... in the child)
+ * and POSTHORN_TLS_SNI=HOST.pem=5,...: the child cannot read them either.
+ * Opened here, as root, by the master itself. */
+static void open_sni_fds(const struct config *cfg, struct spawn *sp)
 {
 	const char *v = config_str(cfg, "tls_sni_dir");
 	if (!v || !*v)
 		return;
-	struct buf dir = BUF_INIT, path = BUF_INIT, env = BUF_INIT;
+	struct buf dir = BUF_INIT, path = BUF_INIT, list = BUF_INIT;
 	tls_path(cfg, "tls_sni_dir", &dir);
-	/* the directory's own fd must not sit where the files go */
-	int dfd = fd_high(open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	int dfd = open(dir.s, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	struct dirent *e;
 	int n = 0;
-	while (d && n < SNI_FDS_MAX && (e = readdir(d))) {
+	while (d && n < SNI_FDS_MAX && sp->nfds < SPAWN_FDS_MAX && (e = readdir(d))) {
 		if (!tls_sni_file_ok(e->d_name))
 			continue;
 		buf_reset(&path);
 		buf_printf(&path, "%s/%s", dir.s, e->d_name);
 		int fd = fd_high(open(buf_cstr(&path), O_RDONLY | O_CLOEXEC));
-		if (fd < 0 || dup2(fd, 5 + n) < 0) {
+		if (fd < 0) {
 			log_warn("SNI certificate %s: %s", path.s, strerror(errno));
-		} else {
-			buf_printf(&env, "%s%s=%d", n ? "," : "", e->d_name, 5 + n);
-			n++;
+			continue;
 		}
-		if (fd >= 0)
-			close(fd);
+		buf_printf(&list, "%s%s=%d", n ? "," : "", e->d_name, 3 + sp->nfds);
+		sp->fds[sp->nfds++] = fd;
+		n++;
 	}
 	if (d)
 		closedir(d);
-	setenv("POSTHORN_TLS_SNI", env.s ? buf_cstr(&env) : "", 1);
+	else if (dfd >= 0)
+		close(dfd);
+	env_add(&sp->env, "POSTHORN_TLS_SNI", list.s ? buf_cstr(&list) : "");
 	buf_free(&dir);
 	buf_free(&path);
-	buf_free(&env);
+	buf_free(&list);
 }
 
-/* In the connection child, still root: tls_cert and tls_key on fds 3 and 4
- * (dup2 clears close-on-exec) and POSTHORN_TLS_FDS=3,4.  The service user
- * cannot open the key itself.  0 ok, -1 (logged): no TLS for this one. */
-static int pass_tls_fds(const struct config *cfg, const char *ip)
+/* tls_cert and tls_key for fds 3 and 4 in the child and
+ * POSTHORN_TLS_FDS=3,4; the service user cannot open the key itself.
+ * 0 ok, -1 (logged): no TLS for this one (POSTHORN_TLS_FDS empty). */
+static int open_tls_fds(const struct config *cfg, const char *ip, struct spawn *sp)
 {
 	struct buf cp = BUF_INIT, kp = BUF_INIT;
 	tls_path(cfg, "tls_cert", &cp);
@@ -300,57 +306,65 @@ static int pass_tls_fds(const struct config *cfg, const char *ip)
 	if (c < 0 || k < 0) {
 		log_warn("TLS key or certificate unavailable for %s: %s: %s", ip,
 			 c < 0 ? cp.s : kp.s, strerror(errno));
+		if (c >= 0)
+			close(c);
+		if (k >= 0)
+			close(k);
+		env_add(&sp->env, "POSTHORN_TLS_FDS", "");	/* smtpd: run without TLS */
 		r = -1;
-	} else if (dup2(c, 3) < 0 || dup2(k, 4) < 0) {
-		r = -1;
+	} else {
+		sp->fds[sp->nfds++] = c;
+		sp->fds[sp->nfds++] = k;
+		env_add(&sp->env, "POSTHORN_TLS_FDS", "3,4");
+		open_sni_fds(cfg, sp);
 	}
-	if (c >= 0)
-		close(c);
-	if (k >= 0)
-		close(k);
-	if (r == 0) {
-		setenv("POSTHORN_TLS_FDS", "3,4", 1);
-		pass_sni_fds(cfg);
-	} else
-		setenv("POSTHORN_TLS_FDS", "", 1);	/* smtpd: run without TLS */
 	buf_free(&cp);
 	buf_free(&kp);
 	return r;
 }
 
-static void exec_service(const struct config *cfg, const struct service *s, int fd,
-			 const union sockaddr_any *peer)
+static void spawn_free(struct spawn *sp)
+{
+	for (int i = 0; i < sp->nfds; i++)
+		close(sp->fds[i]);
+	sp->nfds = 0;
+	buf_free(&sp->env);
+}
+
+/* The connection's program, as the service user, with the connection on
+ * fds 0 and 1 (doc/design.md "TLS keys" for the fds from 3 on).  Returns
+ * its pid, 0 when refused here (implicit TLS without a key), -1 failure. */
+static pid_t start_service(const struct config *cfg, const struct service *s, int fd,
+			   const union sockaddr_any *peer)
 {
 	char rip[CHILD_IP_MAX], rport[16], lip[CHILD_IP_MAX], lport[16];
 	union sockaddr_any local;
 	socklen_t llen = sizeof local;
-	child_setup();
 	addr_text(peer, rip, sizeof rip, rport, sizeof rport);
 	if (getsockname(fd, &local.sa, &llen) < 0)
 		memset(&local, 0, sizeof local);
 	addr_text(&local, lip, sizeof lip, lport, sizeof lport);
-	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0)
-		_exit(111);
-	if (fd > 2)
-		close(fd);
-	setenv("PROTO", "TCP", 1);
-	setenv("TCPREMOTEIP", rip, 1);
-	setenv("TCPREMOTEPORT", rport, 1);
-	setenv("TCPLOCALIP", lip, 1);
-	setenv("TCPLOCALPORT", lport, 1);
-	if (s->tls != TLS_NONE && pass_tls_fds(cfg, rip) < 0 && s->tls == TLS_NEED) {
-		log_warn("refused %s connection from %s: no TLS key", s->name, rip);
-		_exit(111);
-	}
-	/* with user_login's group: it may connect to run_dir/auth.sock */
-	priv_drop(config_str(cfg, s->user_key), login_gid(cfg));
 	struct buf path = BUF_INIT;
 	buf_printf(&path, "%s/%s", config_str(cfg, "libexec_dir"), s->prog);
 	char *args[] = {(char *)s->prog, "-c", cfg->path, s->mode ? "-m" : NULL,
 			(char *)s->mode, NULL};
-	execv(buf_cstr(&path), args);
-	log_error("cannot run %s: %s", path.s, strerror(errno));
-	_exit(111);
+	struct spawn sp = {.path = buf_cstr(&path), .argv = args, .env = BUF_INIT, .nfds = 0,
+			   .conn = fd, .user = config_str(cfg, s->user_key),
+			   /* with user_login's group: it may connect to run_dir/auth.sock */
+			   .extra_gid = login_gid(cfg)};
+	env_add(&sp.env, "PROTO", "TCP");
+	env_add(&sp.env, "TCPREMOTEIP", rip);
+	env_add(&sp.env, "TCPREMOTEPORT", rport);
+	env_add(&sp.env, "TCPLOCALIP", lip);
+	env_add(&sp.env, "TCPLOCALPORT", lport);
+	pid_t pid = 0;
+	if (s->tls != TLS_NONE && open_tls_fds(cfg, rip, &sp) < 0 && s->tls == TLS_NEED)
+		log_warn("refused %s connection from %s: no TLS key", s->name, rip);
+	else
+		pid = spawn_start(&sp);
+	spawn_free(&sp);
+	buf_free(&path);
+	return pid;
 }
 
 static void accept_one(const struct config *cfg, const struct service *s)
@@ -369,14 +383,14 @@ static void accept_one(const struct config *cfg, const struct service *s)
 		return refuse(cfg, s, fd, ip, "max_connections reached");
 	if (children_count_ip(ip) >= (size_t)config_num(cfg, "max_connections_per_ip"))
 		return refuse(cfg, s, fd, ip, "max_connections_per_ip reached");
-	pid_t pid = fork();
-	if (pid == 0)
-		exec_service(cfg, s, fd, &peer);
+	pid_t pid = start_service(cfg, s, fd, &peer);
 	close(fd);
 	if (pid < 0) {
-		log_error("fork for %s from %s: %s", s->name, ip, strerror(errno));
+		log_error("cannot start %s for %s: %s", s->prog, ip, strerror(errno));
 		return;
 	}
+	if (pid == 0)
+		return;
 	child_add(pid, CHILD_SMTPD, ip);
 	log_info("%s connection from %s port %s (pid %ld)", s->name, ip, port, (long)pid);
 }

@@ -59,6 +59,25 @@ void sockds_reload(void);
  * services that ask the auth daemon; (gid_t)-1 when not root. */
 gid_t login_gid(const struct config *cfg);
 
+/* spawn.c: a per-connection program started with vfork (no copy of the
+ * master), everything prepared in the parent. */
+#define SNI_FDS_MAX 16	/* SNI certificates passed, on fds 5 .. 20 */
+#define SPAWN_FDS_MAX (2 + SNI_FDS_MAX)
+struct spawn {
+	const char *path;
+	char *const *argv;
+	struct buf env;		/* "NAME=value\0" entries set over the master's own */
+	int fds[SPAWN_FDS_MAX];	/* fds[i] becomes descriptor 3 + i (sources >= 100) */
+	int nfds;
+	int conn;		/* becomes fds 0 and 1; -1: none */
+	const char *user;	/* account to become when root */
+	gid_t extra_gid;	/* supplementary group, or (gid_t)-1 */
+};
+pid_t spawn_start(const struct spawn *sp);	/* pid, or -1 (errno) */
+struct account;
+/* account_lookup(), remembered by name. */
+int account_cached(const char *name, struct account *a);
+
 /* listen.c */
 int listen_open(const struct config *cfg);	/* 0 ok, -1 (logged) */
 void listen_close(void);
