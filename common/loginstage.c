@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,11 +20,53 @@
 #define RELAY_CHUNK 65536
 #define RELAY_GRACE_MS 5000
 
-int login_stderr_is_client(void)
+static int stderr_is_client(void)
 {
 	struct stat a, b;
 	return fstat(0, &a) == 0 && fstat(2, &b) == 0 && S_ISSOCK(b.st_mode) &&
 	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+static void usage(const char *prog, const char *mode)
+{
+	die(2, "usage: %s [-c CONFIG] [-s | -m %s|%ss]", prog, mode, mode);
+}
+
+/* -m MODE: 0, -m MODEs: 1, anything else: -1. */
+static int mode_tls(const char *arg, const char *mode)
+{
+	size_t n = strlen(mode);
+	if (strncmp(arg, mode, n))
+		return -1;
+	return !strcmp(arg + n, "") ? 0 : !strcmp(arg + n, "s") ? 1 : -1;
+}
+
+int login_start(int argc, char **argv, const char *prog, const char *mode,
+		const char *bad_config, struct config *cfg)
+{
+	const char *conf = NULL;
+	int opt, implicit = 0;
+	log_init(prog, stderr_is_client());
+	signal(SIGPIPE, SIG_IGN);
+	while ((opt = getopt(argc, argv, "c:sm:")) != -1) {
+		if (opt == 'c')
+			conf = optarg;
+		else if (opt == 's')
+			implicit = 1;
+		else if (opt == 'm' && mode_tls(optarg, mode) >= 0)
+			implicit = mode_tls(optarg, mode);
+		else
+			usage(prog, mode);
+	}
+	if (optind != argc)
+		usage(prog, mode);
+	struct buf err = BUF_INIT;
+	if (config_load(cfg, conf ? conf : config_default_path(), &err) < 0) {
+		write_all(1, bad_config, strlen(bad_config));
+		die(111, "%s", buf_cstr(&err));
+	}
+	buf_free(&err);
+	return implicit;
 }
 
 void login_client_init(struct login_client *c, const struct config *cfg, long long timeout_secs)

@@ -23,9 +23,14 @@ struct login_client {
 	int auth_fd;		/* connection to the auth daemon, -1 until used */
 };
 
-/* For log_init: under inetd fd 2 may be the client's socket, so log to
- * syslog instead.  1 if so. */
-int login_stderr_is_client(void);
+/* What both programs do first: log_init (to syslog when fd 2 is the
+ * client's socket, under inetd), SIGPIPE ignored, the arguments
+ * "[-c CONFIG] [-s | -m MODE | -m MODEs]" (mode "pop3" or "imap"), the
+ * config loaded into cfg; on a config error bad_config (a protocol line
+ * with CRLF) goes to the client and the program exits 111.  Returns 1 for
+ * implicit TLS (-s or -m MODEs), else 0. */
+int login_start(int argc, char **argv, const char *prog, const char *mode,
+		const char *bad_config, struct config *cfg);
 
 /* Client address, fds 0/1 with timeout_secs idle limit, TCP_NODELAY (replies
  * are batched by io; Nagle would only add a delayed-ACK wait). */

@@ -47,48 +47,15 @@
 #include "login.h"
 #include "log.h"
 
-#include <signal.h>
 #include <string.h>
-#include <unistd.h>
-
-static void usage(void)
-{
-	die(2, "usage: pop3d-login [-c CONFIG] [-s | -m pop3|pop3s]");
-}
-
-static void parse_args(int argc, char **argv, const char **conf, int *implicit)
-{
-	int opt;
-	while ((opt = getopt(argc, argv, "c:sm:")) != -1) {
-		if (opt == 'c')
-			*conf = optarg;
-		else if (opt == 's')
-			*implicit = 1;
-		else if (opt == 'm' && (!strcmp(optarg, "pop3") || !strcmp(optarg, "pop3s")))
-			*implicit = !strcmp(optarg, "pop3s");
-		else
-			usage();
-	}
-	if (optind != argc)
-		usage();
-}
 
 int main(int argc, char **argv)
 {
-	const char *conf = NULL;
 	struct login l;
-	memset(&l, 0, sizeof l);
-	log_init("pop3d-login", login_stderr_is_client());
-	signal(SIGPIPE, SIG_IGN);
-	parse_args(argc, argv, &conf, &l.implicit);
 	struct config cfg;
-	struct buf err = BUF_INIT;
-	if (config_load(&cfg, conf ? conf : config_default_path(), &err) < 0) {
-		static const char msg[] = "-ERR [SYS/TEMP] server configuration error\r\n";
-		write_all(1, msg, sizeof msg - 1);
-		die(111, "%s", buf_cstr(&err));
-	}
-	buf_free(&err);
+	memset(&l, 0, sizeof l);
+	l.implicit = login_start(argc, argv, "pop3d-login", "pop3",
+				 "-ERR [SYS/TEMP] server configuration error\r\n", &cfg);
 	login_client_init(&l.c, &cfg, config_num(&cfg, "pop3_timeout"));
 	login_tls_setup(&l.c, l.implicit);
 	l.line_max = (size_t)config_num(&cfg, "pop3_line_max");
