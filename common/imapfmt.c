@@ -6,11 +6,12 @@
 
 int imapfmt_quotable(const char *s, size_t n)
 {
-	if (n > IMAPFMT_QUOTED_MAX)
-		return 0;
+	size_t escapes = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == 0 || c == '\r' || c == '\n' || c >= 0x80)
+			return 0;
+		if ((c == '"' || c == '\\') && ++escapes > IMAPFMT_ESCAPES_MAX)
 			return 0;
 	}
 	return 1;
@@ -25,7 +26,7 @@ static int is_atom_char(unsigned char c)
 
 int imapfmt_is_atom(const char *s, size_t n)
 {
-	if (n == 0 || n > IMAPFMT_QUOTED_MAX)
+	if (n == 0)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!is_atom_char((unsigned char)s[i]))

@@ -1,7 +1,9 @@
 /* imapfmt: the IMAP output syntax (RFC 3501 section 9) written into a
  * struct buf: atoms, quoted strings, literals, NIL, parenthesised lists.
  * A string is sent quoted when it can be (no CR, LF, NUL or 8-bit byte,
- * and not too long), else as a literal {n}\r\n...  Used by imapd for
+ * and at most IMAPFMT_ESCAPES_MAX quotes and backslashes), else as a
+ * literal {n}\r\n...: the rule Dovecot follows, so that our output can be
+ * compared with its byte for byte.  Used by imapd for
  * everything it emits and by common/mime.c for ENVELOPE and BODYSTRUCTURE. */
 #ifndef POSTHORN_IMAPFMT_H
 #define POSTHORN_IMAPFMT_H
@@ -9,9 +11,9 @@
 #include <stddef.h>
 #include "buf.h"
 
-/* A quoted string longer than this is sent as a literal instead (a client
- * reads literals without scanning for the closing quote). */
-#define IMAPFMT_QUOTED_MAX 1024
+/* A string with more quotes and backslashes than this is sent as a
+ * literal (Dovecot's rule: escaping a lot makes it hard to read). */
+#define IMAPFMT_ESCAPES_MAX 4
 
 /* 1 if s can be sent as a quoted string. */
 int imapfmt_quotable(const char *s, size_t n);
