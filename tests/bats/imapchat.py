@@ -22,8 +22,10 @@ LIT = re.compile(rb"\{(\d+)\}\r\n$")
 class Session:
     def __init__(self):
         argv = [os.environ["IMAPD"], "-P", "-c", os.environ["IMAP_CONF"]]
+        # stderr (log lines, sanitizer reports) goes to $IMAP_STDERR
+        self.err = open(os.environ.get("IMAP_STDERR", os.devnull), "ab")
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL)
+                                  stderr=self.err)
         self.greeting = self.readline()
         self.n = 0
 
@@ -80,8 +82,9 @@ class Session:
         return self.tagged(lines).split(" ")[1] if lines else None
 
     def close(self):
-        try:
-            self.cmd("LOGOUT")
-        except (BrokenPipeError, OSError):
-            pass
-        self.p.wait(10)
+        """LOGOUT; the process must then exit 0 (a sanitizer report or a
+        leak would make it fail)."""
+        r = self.cmd("LOGOUT")
+        assert r and r[-1].split(" ")[1] == "OK", r
+        assert self.p.wait(10) == 0, "imapd exit status %d" % self.p.returncode
+        self.err.close()
