@@ -14,6 +14,7 @@ const struct config_key config_schema[] = {
 	{"domain", CT_STR, "localhost", "primary mail domain"},
 	{"listen", CT_STR, "127.0.0.1", "address the listeners bind"},
 	{"port_base", CT_INT, "0", "added to standard ports (0: standard ports)"},
+	{"services", CT_STR, "all", "what master listens for: all, or some of smtp submission smtps pop3 pop3s imap imaps"},
 	{"queue_dir", CT_STR, "/var/spool/posthorn", "the queue"},
 	{"mail_dir", CT_STR, "/var/mail/posthorn", "the mail store (virtual Maildirs)"},
 	{"log_dir", CT_STR, "/var/log/posthorn", "log and pid files"},

@@ -1,6 +1,8 @@
 /* listen.c: the master's listening sockets and the per-connection fork.
  * Services are a table (name, standard port, program, account) so that
- * submission, SMTPS, POP3 and IMAP are one line each when they come.  A
+ * submission, SMTPS, POP3 and IMAP are one line each when they come; the
+ * services key picks which of them listen, and a reload binds, moves and
+ * closes listeners to match (listen_reload).  A
  * connection over max_connections or max_connections_per_ip gets a 421
  * from the master itself, without a fork. */
 #include "master.h"
@@ -96,10 +98,57 @@ static int bind_one(const char *ip, int port)
 	return fd;
 }
 
+/* The services key: "all", or service names separated by spaces or commas. */
+static int wanted(const struct config *cfg, const char *name)
+{
+	const char *v = config_str(cfg, "services");
+	if (!v || !strcmp(v, "all"))
+		return 1;
+	size_t n = strlen(name);
+	for (const char *p = v; *p;) {
+		p += strspn(p, " ,\t");
+		size_t len = strcspn(p, " ,\t");
+		if (len == n && !strncmp(p, name, n))
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+/* Every name in services must be one of ours: a typo must not silently
+ * close a port.  0 ok, -1 (logged, and said in why). */
+static int services_valid(const struct config *cfg, struct buf *why)
+{
+	const char *v = config_str(cfg, "services");
+	if (!v || !strcmp(v, "all"))
+		return 0;
+	for (const char *p = v; *p;) {
+		p += strspn(p, " ,\t");
+		size_t len = strcspn(p, " ,\t"), i = 0;
+		while (len && i < NSERVICES &&
+		       (strlen(services[i].name) != len || strncmp(p, services[i].name, len)))
+			i++;
+		if (len && i == NSERVICES) {
+			buf_printf(why, "services: unknown service \"%.*s\"", (int)len, p);
+			log_error("%s: %s", cfg->path, buf_cstr(why));
+			return -1;
+		}
+		p += len;
+	}
+	return 0;
+}
+
 int listen_open(const struct config *cfg)
 {
 	const char *ip = config_str(cfg, "listen");
+	struct buf why = BUF_INIT;
+	int bad = services_valid(cfg, &why);
+	buf_free(&why);
+	if (bad < 0)
+		return -1;
 	for (size_t i = 0; i < NSERVICES; i++) {
+		if (!wanted(cfg, services[i].name))
+			continue;
 		int port = config_port(cfg, services[i].std_port);
 		services[i].fd = bind_one(ip, port);
 		if (services[i].fd < 0)
@@ -416,17 +465,23 @@ static void accept_backlog(const struct config *cfg, const struct service *s)
 		accept_one(cfg, s);
 }
 
-int listen_reload(const struct config *cfg)
+int listen_reload(const struct config *cfg, struct buf *why)
 {
 	const char *ip = config_str(cfg, "listen");
 	int fresh[NSERVICES];
+	if (services_valid(cfg, why) < 0)
+		return -1;
 	for (size_t i = 0; i < NSERVICES; i++) {
 		int port = config_port(cfg, services[i].std_port);
 		fresh[i] = -1;
+		if (!wanted(cfg, services[i].name))
+			continue;
 		if (services[i].fd >= 0 && bound[i].port == port && !strcmp(bound[i].ip, ip))
 			continue;
 		/* all new sockets first: one that fails leaves the old set whole */
 		if ((fresh[i] = bind_one(ip, port)) < 0) {
+			buf_printf(why, "cannot listen for %s on %s port %d: %s", services[i].name, ip,
+				   port, strerror(errno));
 			for (size_t k = 0; k < i; k++)
 				if (fresh[k] >= 0)
 					close(fresh[k]);
@@ -435,6 +490,13 @@ int listen_reload(const struct config *cfg)
 	}
 	for (size_t i = 0; i < NSERVICES; i++) {
 		struct service *s = &services[i];
+		if (s->fd >= 0 && !wanted(cfg, s->name)) {	/* taken out of services */
+			accept_backlog(cfg, s);
+			close(s->fd);
+			s->fd = -1;
+			log_info("stopped listening for %s on %s port %d", s->name, bound[i].ip,
+				 bound[i].port);
+		}
 		if (fresh[i] < 0)
 			continue;
 		if (s->fd >= 0) {

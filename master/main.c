@@ -221,9 +221,10 @@ static void reload(struct config *cfg)
 		log_error("reload refused, the running config stays: %s", buf_cstr(&err));
 		buf_printf(&why, "failed: %s", buf_cstr(&err));
 		reload_status(cfg, buf_cstr(&why));
-	} else if (listeners_on && listen_reload(&fresh) < 0) {
-		log_error("reload refused, the running config stays: a listener cannot be bound");
-		reload_status(cfg, "failed: a listener of the new config cannot be bound (see the log)");
+	} else if (listeners_on && listen_reload(&fresh, &err) < 0) {
+		log_error("reload refused, the running config stays: %s", buf_cstr(&err));
+		buf_printf(&why, "failed: %s", buf_cstr(&err));
+		reload_status(cfg, buf_cstr(&why));
 		config_free(&fresh);
 	} else {
 		if (strcmp(config_str(cfg, "run_dir"), config_str(&fresh, "run_dir")))

@@ -84,9 +84,10 @@ void listen_close(void);
 int listen_pollfds(struct pollfd *p);	/* at most 40 */
 int listen_busy(void);	/* refused connections still lingering */
 void listen_handle(const struct config *cfg, const struct pollfd *p, int n);
-/* Reload: binds every listener whose address or port changed; only when
- * all could be bound are the old ones closed.  0 ok, -1 (logged) nothing
- * changed. */
-int listen_reload(const struct config *cfg);
+/* Reload: binds every listener whose address or port changed or that the
+ * services key added; only when all could be bound are the old ones (and
+ * those services no longer names) closed.  0 ok, -1 (logged, the reason
+ * in why) nothing changed. */
+int listen_reload(const struct config *cfg, struct buf *why);
 
 #endif

@@ -234,6 +234,8 @@ static int reload_wait(const struct config *cfg, const struct buf *before)
 			printf("posthorn reloaded: new config, tables and certificates in use\n");
 			rc = 0;
 		} else {
+			if (!strncmp(what, "failed: ", 8))
+				what += 8;
 			complain("reload refused, the running service is unchanged: %s", what);
 			rc = 1;
 		}

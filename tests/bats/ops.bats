@@ -109,12 +109,38 @@ PY
 	run posthorn -C "$PH_DIR" reload
 	kill "$blocker"
 	assert_failure
-	assert_output --partial "cannot be bound"
+	assert_output --partial "reload refused, the running service is unchanged: cannot listen for pop3 on 127.0.0.1 port $((nb + 110)): Address already in use"
 	grep -q "cannot listen on 127.0.0.1 port $((nb + 110))" "$LOG"
 	[ "$(ehlo_size "$PH_SMTP")" = "26214400" ]
 	run ehlo_size $((nb + 25))
 	assert_failure	# the new smtp port was bound, then given up again
 	posthorn -C "$PH_DIR" status | grep -q running
+}
+
+port_open() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 2).close()" 2>/dev/null; }
+
+@test "reload: the services key adds and removes listeners; an unknown service is refused" {
+	ph_start
+	port_open $((PH_BASE + 110))
+	setconf services "smtp, submission"
+	run posthorn -C "$PH_DIR" reload
+	assert_success
+	! port_open $((PH_BASE + 110))
+	! port_open $((PH_BASE + 993))
+	port_open $((PH_BASE + 587))
+	[ "$(ehlo_size "$PH_SMTP")" = "26214400" ]
+	grep -q "stopped listening for pop3 on 127.0.0.1 port $((PH_BASE + 110))" "$LOG"
+	setconf services "smtp submission pop3 pop3x"
+	run posthorn -C "$PH_DIR" reload
+	assert_failure
+	assert_output --partial 'services: unknown service "pop3x"'
+	! port_open $((PH_BASE + 110))
+	setconf services all
+	posthorn -C "$PH_DIR" reload
+	port_open $((PH_BASE + 110))
+	port_open $((PH_BASE + 993))
+	run python3 -c "import poplib; print(poplib.POP3('127.0.0.1', $((PH_BASE + 110)), timeout=5).getwelcome())"
+	assert_output --partial "+OK"
 }
 
 @test "reload: a domain and a user added with makemap get mail, with and without a reload" {
