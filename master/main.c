@@ -252,7 +252,7 @@ static int handle_signals(struct config *cfg, int stopping)
 		for (ssize_t i = 0; i < n; i++) {
 			if (sigs[i] == SIGTERM || sigs[i] == SIGINT)
 				stop = 1;
-			else if (sigs[i] == SIGHUP)
+			else if (sigs[i] == SIGHUP && !stopping && !stop)	/* not while stopping */
 				reload(cfg);
 		}
 	children_reap(cfg, stop || stopping);
