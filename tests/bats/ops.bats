@@ -187,6 +187,30 @@ PY
 	grep -rq "across a reload" "$(newdir demo)"
 }
 
+@test "reload: a POP3 session logged in before a reload (auth and mailboxd restart) goes on" {
+	setconf plaintext_auth_loopback yes
+	ph_start
+	printf 'Subject: pop me\n\nhello\n' | sm -f x@example.test demo@example.test
+	ph_wait_count "$(newdir demo)" 1
+	auth=$(pidof_kid auth)
+	python3 - "$((PH_BASE + 110))" "$PH_BIN/posthorn" "$PH_DIR" <<'PY'
+import poplib, subprocess, sys
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=10)
+p.user("demo@example.test"); p.pass_("demo")
+r = subprocess.run([sys.argv[2], "-C", sys.argv[3], "reload"], capture_output=True, text=True)
+assert r.returncode == 0, r.stderr
+assert p.stat()[0] == 1
+assert b"Subject: pop me" in b"\n".join(p.retr(1)[1])
+p.quit()
+# and a new login works with the restarted daemons
+p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=10)
+p.user("demo@example.test"); p.pass_("demo")
+assert p.stat()[0] == 1
+p.quit()
+PY
+	[ "$(pidof_kid auth)" != "$auth" ]
+}
+
 @test "reload: 150 messages sent during three reloads are each delivered once" {
 	ph_start
 	(
