@@ -69,6 +69,8 @@ static char tmp_name[96];
 /* tmp_name is complete and names our file: the deadline handler may
  * unlink it.  Cleared before the rename into incoming/. */
 static volatile sig_atomic_t tmp_ready;
+/* the queue id once known: a failure line names it (posthorn-log(5)) */
+static char fail_qid[QID_MAX + 3];
 
 /* SIGALRM: enqueue runs with the queue user's real uid, so smtpd cannot
  * kill a stuck one; it ends itself.  Only async-signal-safe calls. */
@@ -110,7 +112,7 @@ void enq_fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	log_warn("message not queued: %s", buf_cstr(&b));
+	log_warn("%smessage not queued: %s", fail_qid, buf_cstr(&b));
 	buf_putc(&b, '\n');
 	struct buf line = BUF_INIT;
 	buf_puts(&line, "error ");
@@ -205,6 +207,7 @@ static void create_temp(struct enq *e, long long *arrival)
 		enq_fail(111, "451 4.3.0 cannot stat queue file");
 	snprintf(e->qid, sizeof e->qid, "%llX%05lX%llX", (unsigned long long)tv.tv_sec,
 		 (unsigned long)tv.tv_usec, (unsigned long long)st.st_ino);
+	snprintf(fail_qid, sizeof fail_qid, "%s: ", e->qid);
 	*arrival = (long long)tv.tv_sec;
 }
 
@@ -310,6 +313,7 @@ int qdirs_open(const struct config *cfg, struct qdirs *q)
 void enqueue_one(const struct config *cfg, uid_t caller, int trusted, const struct qdirs *q)
 {
 	tmp_dirfd = q->tmp;
+	fail_qid[0] = 0;	/* a daemon worker serves many messages */
 	set_deadline(cfg);
 	struct enq e = {.cfg = cfg, .fd = -1, .msg_hdr_off = -1, .caller = caller,
 			.trusted = trusted};
