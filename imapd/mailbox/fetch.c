@@ -2,15 +2,18 @@
  * item (FLAGS, INTERNALDATE, RFC822.SIZE, UID, MODSEQ, ENVELOPE, BODY,
  * BODYSTRUCTURE, BODY[section]<partial>, BODY.PEEK, RFC822,
  * RFC822.HEADER, RFC822.TEXT), the ALL/FAST/FULL macros and CONDSTORE's
- * CHANGEDSINCE.  Bodies are streamed from the mapped file with LF turned
- * into CRLF on the way out, never built twice in memory.  A non-PEEK body
- * fetch sets \Seen (one store for the whole command) and reports FLAGS. */
+ * CHANGEDSINCE.  The structures and sections come from common/mime.h
+ * (ENVELOPE, BODY and BODYSTRUCTURE through the folder's cache); bodies are
+ * streamed from the mapped file with LF turned into CRLF on the way out,
+ * never built in memory.  A non-PEEK body fetch sets \Seen (one store for
+ * the whole command) and reports FLAGS. */
 #include "imapd.h"
 #include "mbox.h"
-#include "header.h"
 #include "log.h"
+#include "mime.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,90 +226,58 @@ static void classify(struct fetch_req *r)
 
 /* ---- output ---- */
 
-/* Octets of data[0..n) with every bare LF sent as CRLF, plus a final
- * CRLF when add_final. */
-static unsigned long long crlf_len(const char *d, size_t n, int add_final)
-{
-	unsigned long long len = n;
-	for (const char *q = d, *end = d + n; (q = memchr(q, '\n', (size_t)(end - q))); q++)
-		if (q == d || q[-1] != '\r')
-			len++;
-	return len + (add_final ? 2 : 0);
-}
+/* One message while its FETCH response is written: mapped, MIME-parsed
+ * on first need. */
+struct fmsg {
+	struct session *s;
+	size_t seq;
+	const char *d;
+	size_t n;
+	struct mime_msg mm;
+	int parsed;
+};
 
-/* Streams the CRLF form of d[0..n) (+ final CRLF), output octets
- * [skip, skip + count) only. */
-static void put_crlf(struct session *s, const char *d, size_t n, int add_final,
-		     unsigned long long skip, unsigned long long count)
+static struct mime_msg *parsed(struct fmsg *x)
 {
-	unsigned long long pos = 0, end = skip + count;
-	struct buf *o = &s->io.out;
-	for (size_t i = 0; i <= n && pos < end; i++) {
-		char two[2];
-		size_t k = 0;
-		if (i == n) {
-			if (!add_final)
-				break;
-			two[k++] = '\r';
-			two[k++] = '\n';
-		} else {
-			if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r'))
-				two[k++] = '\r';
-			two[k++] = d[i];
-		}
-		for (size_t j = 0; j < k; j++, pos++)
-			if (pos >= skip && pos < end)
-				buf_putc(o, two[j]);
-		if ((i & 0xffff) == 0xffff)
-			session_maybe_flush(s);
+	if (!x->parsed) {
+		mime_parse(&x->mm, x->d, x->n);
+		x->parsed = 1;
 	}
+	return &x->mm;
 }
 
-/* A literal of the CRLF form of a region, honouring <partial>. */
-static void put_region(struct session *s, const struct fetch_item *it, const char *d, size_t n,
-		       int add_final)
+static int stream_out(const char *p, size_t n, void *ctx)
 {
-	unsigned long long total = crlf_len(d, n, add_final), skip = 0, count = total;
-	if (it && it->partial) {
-		skip = it->off < total ? it->off : total;
-		count = total - skip < it->count ? total - skip : it->count;
+	struct session *s = ctx;
+	buf_append(&s->io.out, p, n);
+	session_maybe_flush(s);
+	return s->done;
+}
+
+/* The literal of section spec (as between the brackets), honouring a
+ * partial <off.count>. */
+static void put_spec(struct fmsg *x, const char *spec, size_t len, const struct fetch_item *it)
+{
+	struct mime_section sec;
+	struct session *s = x->s;
+	unsigned long long start = it && it->partial ? it->off : 0;
+	unsigned long long count = it && it->partial ? it->count : ULLONG_MAX;
+	memset(&sec, 0, sizeof sec);
+	if (mime_section_get(parsed(x), spec, len, &sec) != MIME_SEC_OK) {
+		buf_puts(&s->io.out, "\"\"");
+		mime_section_free(&sec);
+		return;
 	}
-	buf_printf(&s->io.out, "{%llu}\r\n", count);
-	put_crlf(s, d, n, add_final, skip, count);
+	buf_printf(&s->io.out, "{%llu}\r\n", mime_section_partial_size(&sec, start, count));
+	mime_section_stream(&sec, start, count, stream_out, s);
+	mime_section_free(&sec);
 }
 
-static int field_wanted(const struct fetch_item *it, const struct header_field *f)
+/* The section spec of BODY[...] as it goes between the brackets. */
+static void section_spec(const struct fetch_item *it, struct buf *o)
 {
-	for (size_t i = 0; i < it->nfields; i++)
-		if (mem_caseeq(f->name, f->name_len, it->fields[i].p, it->fields[i].n))
-			return it->sect == S_FIELDS;
-	return it->sect == S_FIELDS_NOT;
-}
-
-/* HEADER.FIELDS (.NOT): the chosen fields and a blank line. */
-static void put_fields(struct session *s, const struct fetch_item *it, const char *h, size_t n)
-{
-	struct buf sel = BUF_INIT;
-	struct header_iter hi;
-	struct header_field f;
-	header_iter_init(&hi, h, n);
-	while (header_next(&hi, &f))
-		if (field_wanted(it, &f)) {
-			buf_append(&sel, f.raw, f.raw_len);
-			if (!f.raw_len || f.raw[f.raw_len - 1] != '\n')
-				buf_putc(&sel, '\n');
-		}
-	buf_putc(&sel, '\n');
-	put_region(s, it, sel.s, sel.len, 0);
-	buf_free(&sel);
-}
-
-static void put_section_name(struct session *s, const struct fetch_item *it)
-{
-	struct buf *o = &s->io.out;
 	static const char *const names[] = {"", "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT",
 					    "TEXT", "MIME"};
-	buf_puts(o, "BODY[");
 	for (size_t i = 0; i < it->npart; i++)
 		buf_printf(o, "%s%u", i ? "." : "", it->part[i]);
 	if (it->sect != S_ALL)
@@ -320,77 +291,43 @@ static void put_section_name(struct session *s, const struct fetch_item *it)
 		}
 		buf_putc(o, ')');
 	}
-	buf_putc(o, ']');
-	if (it->partial)
-		buf_printf(o, "<%llu>", it->off);
-	buf_putc(o, ' ');
 }
 
-/* BODY[section]: 0 ok, -1 no such part (an empty string is sent). */
-static void put_section(struct session *s, const struct fetch_item *it, const char *d, size_t n)
+static void put_section(struct fmsg *x, const struct fetch_item *it)
 {
-	struct part_region r;
-	put_section_name(s, it);
-	if (structure_part(d, n, it->part, it->npart, &r) < 0) {
-		buf_puts(&s->io.out, "\"\"");
-		return;
-	}
-	int at_end = n && d[n - 1] != '\n';
-	if (it->sect != S_ALL && it->sect != S_MIME && !r.is_message) {
-		buf_puts(&s->io.out, "\"\"");	/* HEADER/TEXT of a non-message part */
-		return;
-	}
-	switch (it->sect) {
-	case S_ALL:
-		return put_region(s, it, d + r.body, r.body_end - r.body, at_end && r.body_end == n);
-	case S_MIME:
-		return put_region(s, it, d + r.hdr, r.hdr_end - r.hdr, 0);
-	case S_HEADER:
-		return put_region(s, it, d + r.msg_hdr, r.msg_hdr_end - r.msg_hdr, 0);
-	case S_FIELDS:
-	case S_FIELDS_NOT:
-		return put_fields(s, it, d + r.msg_hdr, r.msg_hdr_end - r.msg_hdr);
-	case S_TEXT:
-		return put_region(s, it, d + r.msg_body, r.body_end - r.msg_body,
-				  at_end && r.body_end == n);
-	}
+	struct buf spec = BUF_INIT;
+	section_spec(it, &spec);
+	buf_puts(&x->s->io.out, "BODY[");
+	buf_append(&x->s->io.out, spec.s, spec.len);
+	buf_putc(&x->s->io.out, ']');
+	if (it->partial)
+		buf_printf(&x->s->io.out, "<%llu>", it->off);
+	buf_putc(&x->s->io.out, ' ');
+	put_spec(x, spec.s ? spec.s : "", spec.len, it);
+	buf_free(&spec);
 }
 
-static void put_structure(struct session *s, size_t seq, enum mbox_cache_field f, const char *d,
-			  size_t n)
+static void put_structure(struct fmsg *x, enum mbox_cache_field f)
 {
 	static const char *const names[] = {"ENVELOPE ", "BODYSTRUCTURE ", "BODY "};
+	struct session *s = x->s;
 	struct buf v = BUF_INIT;
 	buf_puts(&s->io.out, names[f]);
-	if (mbox_cache_get(s->mb, seq, f, &v) == 1) {
-		buf_append(&s->io.out, v.s, v.len);
-	} else if (structure_item(f, d, n, &v) == 0) {
-		mbox_cache_put(s->mb, seq, f, v.s, v.len);
-		buf_append(&s->io.out, v.s, v.len);
-	} else {
-		buf_puts(&s->io.out, "NIL");
+	if (mbox_cache_get(s->mb, x->seq, f, &v) != 1) {
+		buf_reset(&v);
+		if (f == MBOX_CACHE_ENVELOPE)
+			mime_envelope(parsed(x), 0, &v);
+		else
+			mime_bodystructure(parsed(x), 0, f == MBOX_CACHE_BODYSTRUCTURE, &v);
+		mbox_cache_put(s->mb, x->seq, f, v.s, v.len);
 	}
+	buf_append(&s->io.out, v.s, v.len);
 	buf_free(&v);
 }
 
-static void put_whole(struct session *s, const char *name, const struct fetch_item *it,
-		      const char *d, size_t n)
+static void put_item(struct fmsg *x, const struct mbox_msg *m, const struct fetch_item *it)
 {
-	struct part_region r;
-	int at_end = n && d[n - 1] != '\n';
-	buf_printf(&s->io.out, "%s ", name);
-	structure_part(d, n, NULL, 0, &r);
-	if (it->kind == FI_RFC822)
-		put_region(s, NULL, d, n, at_end);
-	else if (it->kind == FI_RFC822_HEADER)
-		put_region(s, NULL, d, r.msg_hdr_end, 0);
-	else
-		put_region(s, NULL, d + r.msg_body, n - r.msg_body, at_end);
-}
-
-static void put_item(struct session *s, size_t seq, const struct mbox_msg *m,
-		     const struct fetch_item *it, const char *d, size_t n)
-{
+	struct session *s = x->s;
 	struct buf *o = &s->io.out;
 	switch (it->kind) {
 	case FI_FLAGS:
@@ -406,19 +343,22 @@ static void put_item(struct session *s, size_t seq, const struct mbox_msg *m,
 	case FI_MODSEQ:
 		return buf_printf(o, "MODSEQ (%llu)", m->modseq);
 	case FI_ENVELOPE:
-		return put_structure(s, seq, MBOX_CACHE_ENVELOPE, d, n);
+		return put_structure(x, MBOX_CACHE_ENVELOPE);
 	case FI_BODYSTRUCTURE:
-		return put_structure(s, seq, MBOX_CACHE_BODYSTRUCTURE, d, n);
+		return put_structure(x, MBOX_CACHE_BODYSTRUCTURE);
 	case FI_BODY:
-		return put_structure(s, seq, MBOX_CACHE_BODY, d, n);
+		return put_structure(x, MBOX_CACHE_BODY);
 	case FI_SECTION:
-		return put_section(s, it, d, n);
+		return put_section(x, it);
 	case FI_RFC822:
-		return put_whole(s, "RFC822", it, d, n);
+		buf_puts(o, "RFC822 ");
+		return put_spec(x, "", 0, NULL);
 	case FI_RFC822_HEADER:
-		return put_whole(s, "RFC822.HEADER", it, d, n);
+		buf_puts(o, "RFC822.HEADER ");
+		return put_spec(x, "HEADER", 6, NULL);
 	case FI_RFC822_TEXT:
-		return put_whole(s, "RFC822.TEXT", it, d, n);
+		buf_puts(o, "RFC822.TEXT ");
+		return put_spec(x, "TEXT", 4, NULL);
 	}
 }
 
@@ -434,9 +374,11 @@ static int has_kind(const struct fetch_req *r, enum fi_kind k)
 static int fetch_one(struct session *s, const struct fetch_req *r, size_t seq, int add_flags)
 {
 	const struct mbox_msg *m = mbox_msg(s->mb, seq);
-	const char *d = NULL;
-	size_t n = 0;
-	if (r->need_data && mbox_map(s->mb, seq, &d, &n) < 0)
+	struct fmsg x;
+	memset(&x, 0, sizeof x);
+	x.s = s;
+	x.seq = seq;
+	if (r->need_data && mbox_map(s->mb, seq, &x.d, &x.n) < 0)
 		return -1;
 	buf_printf(&s->io.out, "* %zu FETCH (", seq);
 	int sp = 0;
@@ -446,7 +388,7 @@ static int fetch_one(struct session *s, const struct fetch_req *r, size_t seq, i
 	}
 	for (size_t i = 0; i < r->n; i++) {
 		buf_puts(&s->io.out, sp ? " " : "");
-		put_item(s, seq, m, &r->it[i], d, n);
+		put_item(&x, m, &r->it[i]);
 		sp = 1;
 	}
 	if (s->condstore && !has_kind(r, FI_MODSEQ))
@@ -456,8 +398,10 @@ static int fetch_one(struct session *s, const struct fetch_req *r, size_t seq, i
 		session_put_flags(s, m);
 	}
 	buf_puts(&s->io.out, ")\r\n");
-	if (d)
-		mbox_unmap(d, n);
+	if (x.parsed)
+		mime_free(&x.mm);
+	if (x.d)
+		mbox_unmap(x.d, x.n);
 	session_maybe_flush(s);
 	return 0;
 }
