@@ -11,7 +11,7 @@ load helper
 
 setup() {
 	T=$(mktemp -d /tmp/imapstore-test.XXXXXX)
-	export IMAPD=$PH_ROOT/libexec/imapd POP3D=$PH_ROOT/libexec/pop3d CONF=$T/posthorn.conf
+	export IMAPD=${PH_IMAPD:-$PH_ROOT/libexec/imapd} POP3D=$PH_ROOT/libexec/pop3d CONF=$T/posthorn.conf
 	export POSTHORN_USER=demo@example.test POSTHORN_MAILDIR=$T/md
 	mkdir -p "$T/md/new" "$T/md/cur" "$T/md/tmp"
 	: >"$CONF"
