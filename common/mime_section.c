@@ -97,22 +97,32 @@ static int path_ok(const char *path, size_t len)
 	return len > 0;
 }
 
+/* As Dovecot answers: a multipart's number picks a child; any other part
+ * (the top message too) is its own part 1, once ("1.2.1" is "1.2", but
+ * "1.2.1.1" does not exist); a number after a message/rfc822 part goes
+ * into its message. */
 int mime_part_by_path(const struct mime_msg *m, const char *path, size_t len)
 {
 	const char *s = path, *end = path + len;
-	int i = 0;
+	int i = 0, one_left = 1;
 	if (m->n == 0 || len == 0)
 		return -1;
 	while (s < end && i >= 0) {
 		unsigned long num;
 		if (path_num(&s, end, &num) < 0)
 			return -1;
-		if (m->parts[i].kind == MIME_MULTIPART)
+		const struct mime_part *p = &m->parts[i];
+		if (p->kind == MIME_MULTIPART) {
 			i = nth_child(m, i, num);
-		else if (num != 1 || (m->parts[i].kind == MIME_LEAF && s < end))
-			i = -1;	/* only part 1, and a leaf has nothing inside */
-		if (i >= 0 && m->parts[i].kind == MIME_MESSAGE && s < end)
+			one_left = 1;
+		} else if (num != 1 || !one_left)
+			i = -1;
+		else
+			one_left = 0;
+		if (i >= 0 && m->parts[i].kind == MIME_MESSAGE && s < end) {
 			i = m->parts[i].child;
+			one_left = 1;
+		}
 	}
 	return i;
 }
