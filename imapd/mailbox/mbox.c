@@ -118,6 +118,26 @@ static void mark_seen(struct mbox *m)
 	m->seen_gen = m->ul.mem_gen;
 }
 
+/* Takes the index lock for a change the view makes itself; *own is set
+ * when the view matched the index and nobody else changed it meanwhile,
+ * so that afterwards the view still matches without a comparison. */
+static int begin_own(struct mbox *m, int *own)
+{
+	int seen = index_seen(m);
+	if (uidlist_begin(&m->ul) < 0)
+		return -1;
+	*own = seen && index_seen(m);
+	return 0;
+}
+
+static int end_own(struct mbox *m, int own)
+{
+	int r = uidlist_end(&m->ul);
+	if (r == 0 && own)
+		mark_seen(m);
+	return r;
+}
+
 /* One view message against its index entry (NULL: gone).  Returns 1 to
  * keep it. */
 static int compare_one(struct mbox *m, size_t i, const struct uid_msg *u, int allow_expunge)
@@ -539,7 +559,8 @@ int mbox_store(struct mbox *m, const size_t *seqs, size_t n, enum mbox_store_op 
 		errno = EACCES;
 		return -1;
 	}
-	if (uidlist_begin(&m->ul) < 0)
+	int own;
+	if (begin_own(m, &own) < 0)
 		return -1;
 	int r = 0;
 	for (size_t i = 0; i < n && r == 0; i++) {
@@ -554,7 +575,7 @@ int mbox_store(struct mbox *m, const size_t *seqs, size_t n, enum mbox_store_op 
 	int e = errno;
 	if (m->ul.changed)
 		uidlist_touched_cur(&m->ul);
-	if (uidlist_end(&m->ul) < 0)
+	if (end_own(m, own && r == 0) < 0)
 		return -1;
 	errno = e;
 	return r;
@@ -638,7 +659,8 @@ int mbox_expunge(struct mbox *m, const unsigned long *uids, size_t nuids,
 		errno = EACCES;
 		return -1;
 	}
-	if (uidlist_begin(&m->ul) < 0)
+	int own;
+	if (begin_own(m, &own) < 0)
 		return -1;
 	long long bytes = 0, count = 0;
 	int r = expunge_files(m, uids, nuids, deleted_only, &bytes, &count);
@@ -651,11 +673,11 @@ int mbox_expunge(struct mbox *m, const unsigned long *uids, size_t nuids,
 		uidlist_touched_cur(&m->ul);
 	}
 	/* saved even after a failure: what was unlinked is gone */
-	if (uidlist_end(&m->ul) < 0 && r == 0) {
+	expunge_view(m, up);
+	if (end_own(m, own && r == 0) < 0 && r == 0) {
 		r = -1;
 		e = errno;
 	}
-	expunge_view(m, up);
 	if (count) {
 		maildir_quota_add(m->root, -bytes, -count);
 		cache_compact(m);
