@@ -299,18 +299,13 @@ static int by_id(const struct config *cfg, const char *sub, const char *id)
 		complain("queue %s: \"%s\" is not a queue id", sub, id);
 		return 1;
 	}
-	int qdir = queue_open(cfg);
+	int qdir = queue_open(cfg);	/* first: a user without rights hears why */
 	if (qdir < 0)
 		return 1;
-	close(qdir);
-	if (!strcmp(sub, "show"))
-		return show(cfg, id);
-	if (!strcmp(sub, "delete"))
-		return delete(cfg, id);
-	qdir = queue_open(cfg);
-	if (qdir < 0)
-		return 1;
-	int rc = !strcmp(sub, "hold") ? hold(cfg, qdir, id) : release(cfg, qdir, id);
+	int rc = !strcmp(sub, "show")	  ? show(cfg, id)
+		 : !strcmp(sub, "delete") ? delete(cfg, id)
+		 : !strcmp(sub, "hold")	  ? hold(cfg, qdir, id)
+					  : release(cfg, qdir, id);
 	close(qdir);
 	return rc;
 }

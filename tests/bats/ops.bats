@@ -252,6 +252,8 @@ qid_of() {	# qid_of SUBJECT: queue id of the queued message with that subject
 	ph_start
 	printf 'Subject: flows\n\ngo\n' | sm -f demo@example.test demo@example.test
 	ph_wait_count "$(newdir demo)" 1
+	# delivered is not yet removed: wait until only the held one is left
+	for _ in $(seq 1 100); do mq | grep -q -- "-- 1 Kbytes in 1 Request.$" && break; sleep 0.1; done
 	run mq
 	assert_line --regexp "^$q +! +[0-9]+ "
 	assert_output --partial "-- 1 Kbytes in 1 Request."
