@@ -46,6 +46,7 @@ wait_queue_empty() {
 	mq >&2
 	return 1
 }
+port_open() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 2).close()" 2>/dev/null; }
 ehlo_size() {	# ehlo_size PORT: the SIZE value in the EHLO reply
 	python3 - "$1" <<'PY'
 import smtplib, sys
@@ -104,7 +105,7 @@ PY
 	nb=$(ph_free_base)
 	python3 -c "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $nb + 110)); s.listen(1); time.sleep(30)" &
 	blocker=$!
-	sleep 0.5
+	for _ in $(seq 1 50); do port_open $((nb + 110)) && break; sleep 0.1; done
 	setconf port_base "$nb"
 	run posthorn -C "$PH_DIR" reload
 	kill "$blocker"
@@ -116,8 +117,6 @@ PY
 	assert_failure	# the new smtp port was bound, then given up again
 	posthorn -C "$PH_DIR" status | grep -q running
 }
-
-port_open() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 2).close()" 2>/dev/null; }
 
 @test "reload: the services key adds and removes listeners; an unknown service is refused" {
 	ph_start
