@@ -287,7 +287,7 @@ static void section_spec(const struct fetch_item *it, struct buf *o)
 		for (size_t i = 0; i < it->nfields; i++) {
 			if (i)
 				buf_putc(o, ' ');
-			imap_put_astring(o, it->fields[i].p, it->fields[i].n);
+			imapfmt_astring(o, it->fields[i].p, it->fields[i].n);
 		}
 		buf_putc(o, ')');
 	}

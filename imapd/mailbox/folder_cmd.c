@@ -192,7 +192,7 @@ static int list_one(const struct folder_entry *e, void *arg)
 			sp = 1;
 		}
 	buf_puts(o, ") \".\" ");
-	imap_put_astring(o, e->name, strlen(e->name));
+	imapfmt_astring(o, e->name, strlen(e->name));
 	buf_puts(o, "\r\n");
 	session_maybe_flush(c->s);
 	return c->s->done;
@@ -304,7 +304,7 @@ void cmd_status(struct session *s, struct imap_parser *p)
 	unsigned long long v[7] = {st.messages, st.recent, st.uidnext, st.uidvalidity, st.unseen,
 				   st.highestmodseq, st.size};
 	buf_puts(&s->io.out, "* STATUS ");
-	imap_put_astring(&s->io.out, name, strlen(name));
+	imapfmt_astring(&s->io.out, name, strlen(name));
 	buf_puts(&s->io.out, " (");
 	int sp = 0;
 	for (size_t i = 0; i < 7; i++)

@@ -3,7 +3,7 @@
  * first line), session.c (command loop, states, untagged updates, IDLE),
  * the I/O-free parse.c (tags, atoms, strings, literals, lists, sequence
  * sets, dates) that tests/unit/test_imap_parse.c and tests/fuzz/fuzz_imap.c
- * call directly, and one file per command group: cmd_misc.c, folder_cmd.c,
+ * call directly, and one file per command group: misc.c, folder_cmd.c,
  * fetch.c, store_cmd.c, search.c.  The store is reached only through
  * mbox.h.  Only imapd includes this. */
 #ifndef POSTHORN_IMAPD_H
@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "buf.h"
+#include "imapfmt.h"
 #include "mbox.h"
 
 /* ---- parse.c ---- */
@@ -83,10 +84,7 @@ unsigned imap_sysflag(const char *p, size_t n);
 /* An atom usable as a keyword (no '\'). */
 int imap_is_keyword(const char *p, size_t n);
 
-/* Output helpers: an IMAP string (quoted when it can be, else a
- * literal), NIL for p == NULL; a date-time for INTERNALDATE. */
-void imap_put_string(struct buf *out, const char *p, size_t n);
-void imap_put_astring(struct buf *out, const char *p, size_t n);
+/* INTERNALDATE's date-time, quoted ("17-Jul-1996 09:44:25 +0000"). */
 void imap_put_datetime(struct buf *out, long long t);
 
 /* ---- the session (session.c) ---- */
@@ -99,6 +97,7 @@ void imap_put_datetime(struct buf *out, long long t);
 #define IMAP_LINE_MAX 65536		/* command line, literal data not counted */
 #define IMAP_LITERAL_MAX 65536		/* a literal outside APPEND */
 #define IMAP_LITERALS_MAX 1000		/* literals in one command */
+#define IMAP_PART_DEPTH 32		/* section part numbers: 1.2.3... */
 #define IMAP_TIMEOUT_MS (30 * 60 * 1000)	/* RFC 3501 5.4 */
 #define IMAP_IDLE_RECHECK_MS (29 * 60 * 1000)
 
@@ -148,29 +147,6 @@ int session_flags(struct session *s, struct imap_parser *p, int create,
 		  unsigned *flags, uint32_t *kw);
 /* A mailbox name argument as a C string (caller frees); NULL: syntax. */
 char *session_mailbox(struct imap_parser *p);
-
-/* ---- message structure (structure.c, over common/mime.h) ---- */
-
-#define IMAP_PART_DEPTH 32	/* section part numbers: 1.2.3... */
-
-/* Where a section's bytes are in a message: its MIME header (the
- * message header for the top level or a message/rfc822 part's
- * message) and its body, as offsets into the message. */
-struct part_region {
-	size_t hdr, hdr_end;	/* header, including the blank line */
-	size_t body, body_end;
-	int is_message;		/* the part is message/rfc822 (HEADER/TEXT apply) */
-	size_t msg_hdr, msg_hdr_end, msg_body;	/* its inner message, if so */
-};
-/* The part at path (n == 0: the whole message): 0 ok, -1 no such part. */
-int structure_part(const char *data, size_t len, const unsigned *path, size_t n,
-		   struct part_region *r);
-/* ENVELOPE, BODYSTRUCTURE or BODY of a message, appended to out. */
-int structure_item(enum mbox_cache_field f, const char *data, size_t len, struct buf *out);
-
-/* Decodes RFC 2047 encoded words in an unfolded header value, in place
- * (SEARCH compares decoded text). */
-void imap_decode_words(struct buf *v);
 
 /* Command handlers: p is just after the command name. */
 typedef void imap_cmd_fn(struct session *s, struct imap_parser *p);

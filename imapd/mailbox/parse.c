@@ -1,7 +1,8 @@
 /* parse.c: imapd's I/O-free command parser (RFC 3501 section 9 grammar):
  * tags, atoms, quoted strings, literals, astrings, parenthesised lists
- * (nesting bounded), numbers, sequence sets and dates, plus the few
- * output helpers that must agree with it (strings, dates).  session.c
+ * (nesting bounded), numbers, sequence sets and dates, plus the date
+ * output that must agree with it (strings go out through
+ * common/imapfmt.h).  session.c
  * assembles a command's lines and literal bytes into one buffer first, so
  * nothing here reads or waits; tests/unit/test_imap_parse.c and
  * tests/fuzz/fuzz_imap.c call it directly. */
@@ -451,43 +452,6 @@ int imap_is_keyword(const char *p, size_t n)
 		if (!is_atom_char((unsigned char)p[i]))
 			return 0;
 	return 1;
-}
-
-void imap_put_string(struct buf *out, const char *p, size_t n)
-{
-	if (!p) {
-		buf_puts(out, "NIL");
-		return;
-	}
-	int quotable = n <= 1024;
-	for (size_t i = 0; quotable && i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (c == 0 || c == '\r' || c == '\n' || c >= 0x80)
-			quotable = 0;
-	}
-	if (!quotable) {
-		buf_printf(out, "{%zu}\r\n", n);
-		buf_append(out, p, n);
-		return;
-	}
-	buf_putc(out, '"');
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '"' || p[i] == '\\')
-			buf_putc(out, '\\');
-		buf_putc(out, p[i]);
-	}
-	buf_putc(out, '"');
-}
-
-void imap_put_astring(struct buf *out, const char *p, size_t n)
-{
-	int atom = n > 0 && !mem_caseeq(p, n, "NIL", 3);
-	for (size_t i = 0; atom && i < n; i++)
-		atom = is_astring_char((unsigned char)p[i]);
-	if (atom)
-		buf_append(out, p, n);
-	else
-		imap_put_string(out, p, n);
 }
 
 void imap_put_datetime(struct buf *out, long long t)

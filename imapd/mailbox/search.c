@@ -3,13 +3,14 @@
  * NO [BADCHARSET]), CONDSTORE's MODSEQ key and ESEARCH's RETURN (MIN MAX
  * COUNT ALL).  Keys on flags, sizes, dates and UIDs are answered from
  * the folder view; a message file is read only when a header, body or
- * sent-date key needs it. */
+ * sent-date key needs it.  Headers are compared RFC 2047-decoded, bodies
+ * transfer-decoded (common/mime.h), case-insensitively. */
 #include "imapd.h"
 #include "mbox.h"
 #include "header.h"
 #include "log.h"
+#include "mime.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,8 @@ struct smsg {
 	const char *d;
 	size_t len;
 	int mapped;		/* 1 mapped, -1 failed */
+	struct mime_msg mm;
+	int parsed;
 };
 
 /* ---- parsing ---- */
@@ -243,81 +246,73 @@ static int smsg_map(struct smsg *x)
 	return x->mapped == 1;
 }
 
-/* Case-insensitive (ASCII) substring. */
-static int contains(const char *h, size_t hn, const char *n, size_t nn)
+static struct mime_msg *smsg_mime(struct smsg *x)
 {
-	if (nn == 0)
-		return 1;
-	for (size_t i = 0; i + nn <= hn; i++)
-		if (mem_caseeq(h + i, nn, n, nn))
-			return 1;
-	return 0;
+	if (!x->parsed) {
+		mime_parse(&x->mm, x->d, x->len);
+		x->parsed = 1;
+	}
+	return &x->mm;
 }
 
-static int header_has(struct smsg *x, const struct snode *n)
+/* A header field called name (NULL: any) whose decoded value has str. */
+static int header_has(struct smsg *x, const char *name, size_t nlen, const struct imap_str *str)
 {
 	if (!smsg_map(x))
 		return 0;
 	size_t he = header_end(x->d, x->len, NULL);
 	struct header_iter it;
 	struct header_field f;
-	struct buf v = BUF_INIT;
+	struct buf v = BUF_INIT, dec = BUF_INIT;
 	int found = 0;
 	header_iter_init(&it, x->d, he);
 	while (!found && header_next(&it, &f)) {
-		if (!mem_caseeq(f.name, f.name_len, n->field.p, n->field.n))
+		if (name && !mem_caseeq(f.name, f.name_len, name, nlen))
 			continue;
 		buf_reset(&v);
+		buf_reset(&dec);
 		header_unfold(f.value, f.value_len, &v);
-		imap_decode_words(&v);
-		found = contains(v.s, v.len, n->str.p, n->str.n);
+		mime_decode_words(v.s, v.len, &dec);
+		found = mime_search(dec.s, dec.len, str->p, str->n)
+		     || (!name && mime_search(f.name, f.name_len, str->p, str->n));
 	}
 	buf_free(&v);
+	buf_free(&dec);
 	return found;
 }
 
-static int body_has(struct smsg *x, const struct snode *n, int with_header)
+/* BODY: the decoded text of any leaf part has str. */
+static int body_has(struct smsg *x, const struct imap_str *str)
 {
 	if (!smsg_map(x))
 		return 0;
-	size_t he = with_header ? 0 : header_end(x->d, x->len, NULL);
-	return contains(x->d + he, x->len - he, n->str.p, n->str.n);
+	struct mime_msg *m = smsg_mime(x);
+	struct buf t = BUF_INIT;
+	int found = 0;
+	for (size_t i = 0; i < m->n && !found; i++) {
+		if (m->parts[i].kind != MIME_LEAF)
+			continue;
+		buf_reset(&t);
+		mime_part_text(m, (int)i, &t);
+		found = mime_search(t.s, t.len, str->p, str->n);
+	}
+	buf_free(&t);
+	return found;
 }
 
-static const char mon3[12][4] = {"jan", "feb", "mar", "apr", "may", "jun",
-				 "jul", "aug", "sep", "oct", "nov", "dec"};
-
-/* The date of the Date: header as written (time zone disregarded), as
- * the unix time of its 00:00 UTC; -1 if none or unreadable. */
+/* The date of the Date: header as written (its zone's calendar day), as
+ * the unix time of that day's 00:00 UTC; -1 if none or unreadable. */
 static long long sent_date(struct smsg *x)
 {
-	struct header_field f;
 	struct buf v = BUF_INIT;
-	long long t = -1;
-	if (!smsg_map(x) || !header_find(x->d, header_end(x->d, x->len, NULL), "Date", &f))
-		return -1;
-	header_unfold(f.value, f.value_len, &v);
-	char *q = (char *)buf_cstr(&v), *comma = strchr(q, ',');
-	if (comma)
-		q = comma + 1;
-	while (*q == ' ')
-		q++;
-	/* "d Mon yyyy" -> "d-Mon-yyyy" for the IMAP date parser */
-	char tmp[16];
-	int d, y;
-	char mon[4];
-	if (sscanf(q, "%2d %3s %4d", &d, mon, &y) == 3 && y >= 1900) {
-		for (int i = 0; i < 12; i++)
-			if (mem_caseeq(mon, strlen(mon), mon3[i], 3)) {
-				int k = snprintf(tmp, sizeof tmp, "%d-%s-%04d", d, mon3[i], y);
-				struct imap_parser p;
-				imap_p_init(&p, tmp, (size_t)k);
-				if (imap_p_date(&p, &t) < 0)
-					t = -1;
-			}
-	}
+	time_t t;
+	int off = 0;
+	long long day = -1;
+	if (smsg_map(x) && mime_header_get(x->d, header_end(x->d, x->len, NULL), "Date", &v)
+	    && mime_parse_date(v.s, v.len, &t, &off) == 0)
+		day = (long long)t + off;
 	buf_free(&v);
-	return t;
+	return day == -1 ? -1 : day - ((day % 86400) + 86400) % 86400;
 }
 
 static long long day_of(long long t)
@@ -394,11 +389,11 @@ static int match(struct smsg *x, const struct snode *n)
 		star = mbox_count(x->s->mb) ? mbox_msg(x->s->mb, mbox_count(x->s->mb))->uid : 0;
 		return imap_seqset_has(&n->set, m->uid, star);
 	case SK_HEADER:
-		return header_has(x, n);
+		return header_has(x, n->field.p, n->field.n, &n->str);
 	case SK_BODY:
-		return body_has(x, n, 0);
+		return body_has(x, &n->str);
 	case SK_TEXT:
-		return body_has(x, n, 1);
+		return header_has(x, NULL, 0, &n->str) || body_has(x, &n->str);
 	case SK_MODSEQ:
 		return m->modseq >= n->num;
 	case SK_NONE:
@@ -466,7 +461,7 @@ static void put_esearch(struct session *s, unsigned ret, const unsigned long *v,
 {
 	struct buf *o = &s->io.out;
 	buf_puts(o, "* ESEARCH (TAG ");
-	imap_put_string(o, s->tag.p, s->tag.n);
+	imapfmt_string(o, s->tag.p, s->tag.n);
 	buf_puts(o, ")");
 	if (s->uid)
 		buf_puts(o, " UID");
@@ -502,10 +497,16 @@ static void run_search(struct session *s, const struct snode *root, int esearch,
 	for (const struct snode *k = root->kid; k; k = k->next)
 		modseq |= k->op == SK_MODSEQ;
 	for (size_t seq = 1; seq <= count; seq++) {
-		struct smsg x = {s, seq, mbox_msg(s->mb, seq), NULL, 0, 0};
+		struct smsg x;
+		memset(&x, 0, sizeof x);
+		x.s = s;
+		x.seq = seq;
+		x.m = mbox_msg(s->mb, seq);
 		if (x.m->expunged)
 			continue;
 		int ok = match(&x, root);
+		if (x.parsed)
+			mime_free(&x.mm);
 		if (x.mapped == 1)
 			mbox_unmap(x.d, x.len);
 		if (!ok)

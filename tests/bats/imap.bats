@@ -567,3 +567,54 @@ assert "Subject: idle test" in r[0], r
 a.close()
 PY
 }
+
+# The nested message of issue 6: multipart/mixed with a multipart/alternative
+# (quoted-printable text, html), a base64 attachment and a message/rfc822
+# part.  Expected values are what Dovecot 2.3 answers for the same message.
+nested_msg() {
+	put_msg 3000.N.host 'From: "Alice Example" <alice@example.test>\nTo: bob@example.test, "Carol" <carol@example.test>\nSubject: =?UTF-8?B?TmVzdGVkIHRlc3Q=?=\nDate: Wed, 4 Jan 2023 09:30:00 +0000\nMessage-ID: <nested@example.test>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="outer"\n\npreamble\n--outer\nContent-Type: multipart/alternative; boundary="inner"\n\n--inner\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\ncaf=C3=A9 plain\n--inner\nContent-Type: text/html; charset=utf-8\n\n<p>html</p>\n--inner--\n--outer\nContent-Type: application/octet-stream; name="a.bin"\nContent-Disposition: attachment; filename="a.bin"\nContent-Transfer-Encoding: base64\n\nAAECAwQ=\n--outer\nContent-Type: message/rfc822\n\nFrom: dave@example.test\nSubject: inner message\nContent-Type: text/plain\n\ninner body\n--outer--\n'
+}
+
+@test "imap: BODYSTRUCTURE, BODY, ENVELOPE and BODY[1.2.MIME] of a nested message are the RFC's (as Dovecot gives them)" {
+	nested_msg
+	py <<'PY'
+from imapchat import Session
+s = Session()
+s.cmd("SELECT INBOX")
+def one(item):
+    r = s.cmd("FETCH 1 (%s)" % item)
+    assert s.ok(r) == "OK" and len(r) == 2, r
+    return r[0]
+bs = one("BODYSTRUCTURE")
+assert bs == '* 1 FETCH (BODYSTRUCTURE ((("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 15 0 NIL NIL NIL NIL)("text" "html" ("charset" "utf-8") NIL NIL "7bit" 11 0 NIL NIL NIL NIL) "alternative" ("boundary" "inner") NIL NIL NIL)("application" "octet-stream" ("name" "a.bin") NIL NIL "base64" 8 NIL ("attachment" ("filename" "a.bin")) NIL NIL)("message" "rfc822" NIL NIL NIL "7bit" 87 (NIL "inner message" ((NIL NIL "dave" "example.test")) ((NIL NIL "dave" "example.test")) ((NIL NIL "dave" "example.test")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 10 0 NIL NIL NIL NIL) 4 NIL NIL NIL NIL) "mixed" ("boundary" "outer") NIL NIL NIL))', bs
+assert one("BODYSTRUCTURE") == bs	# second time from the cache
+b = one("BODY")
+assert b == '* 1 FETCH (BODY ((("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 15 0)("text" "html" ("charset" "utf-8") NIL NIL "7bit" 11 0) "alternative")("application" "octet-stream" ("name" "a.bin") NIL NIL "base64" 8)("message" "rfc822" NIL NIL NIL "7bit" 87 (NIL "inner message" ((NIL NIL "dave" "example.test")) ((NIL NIL "dave" "example.test")) ((NIL NIL "dave" "example.test")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 10 0) 4) "mixed"))', b
+e = one("ENVELOPE")
+assert e == '* 1 FETCH (ENVELOPE ("Wed, 4 Jan 2023 09:30:00 +0000" "=?UTF-8?B?TmVzdGVkIHRlc3Q=?=" (("Alice Example" NIL "alice" "example.test")) (("Alice Example" NIL "alice" "example.test")) (("Alice Example" NIL "alice" "example.test")) ((NIL NIL "bob" "example.test")("Carol" NIL "carol" "example.test")) NIL NIL NIL "<nested@example.test>"))', e
+want = {
+    "BODY.PEEK[1.2.MIME]": "BODY[1.2.MIME] {42}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n",
+    "BODY.PEEK[1.2]": "BODY[1.2] {11}\r\n<p>html</p>",
+    "BODY.PEEK[3.HEADER]": "BODY[3.HEADER] {77}\r\nFrom: dave@example.test\r\nSubject: inner message\r\nContent-Type: text/plain\r\n\r\n",
+    "BODY.PEEK[3.TEXT]": "BODY[3.TEXT] {10}\r\ninner body",
+    "BODY.PEEK[3.1]": "BODY[3.1] {10}\r\ninner body",
+    "BODY.PEEK[2.MIME]": 'BODY[2.MIME] {142}\r\nContent-Type: application/octet-stream; name="a.bin"\r\nContent-Disposition: attachment; filename="a.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n',
+    "BODY.PEEK[3.HEADER.FIELDS (SUBJECT)]": "BODY[3.HEADER.FIELDS (SUBJECT)] {26}\r\nSubject: inner message\r\n\r\n",
+}
+for item, text in want.items():
+    got = one(item)
+    assert got == "* 1 FETCH (" + text + ")", (item, got)
+assert "RFC822.SIZE 845" in one("RFC822.SIZE")
+got = one("BODY.PEEK[9]")
+assert got in ('* 1 FETCH (BODY[9] "")', "* 1 FETCH (BODY[9] {0}\r\n)"), got
+r = s.cmd('SEARCH CHARSET UTF-8 SUBJECT "nested test"')
+assert r[0] == "* SEARCH 1", r
+r = s.cmd('SEARCH CHARSET UTF-8 BODY "caf\u00e9 plain"')
+assert r[0] == "* SEARCH 1", r	# quoted-printable decoded
+r = s.cmd('SEARCH BODY "inner body"')
+assert r[0] == "* SEARCH 1", r
+r = s.cmd('SEARCH SENTON 4-Jan-2023')
+assert r[0] == "* SEARCH 1", r
+s.close()
+PY
+}

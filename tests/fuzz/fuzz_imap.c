@@ -4,7 +4,7 @@
  * the sanitizers: the position never goes past the end or backwards, every
  * string returned lies inside the buffer, nesting never exceeds its
  * limit, a sequence set has 1..IMAP_SEQ_MAX ranges, a quoted string
- * written by imap_put_string parses back to the same bytes, and the
+ * written by imapfmt_string parses back to the same bytes, and the
  * literal announcement found at a line end agrees with take_literal.
  * Built by tests/fuzz/run.
  * FUZZ_SOURCES: imapd/mailbox/parse.c */
@@ -72,7 +72,7 @@ static int step(struct imap_parser *p, unsigned op)
 static void roundtrip(const char *d, size_t n)
 {
 	struct buf out = BUF_INIT;
-	imap_put_string(&out, d, n);
+	imapfmt_string(&out, d, n);
 	struct imap_parser p;
 	struct imap_str s;
 	imap_p_init(&p, out.s, out.len);

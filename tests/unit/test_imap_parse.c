@@ -1,7 +1,7 @@
 /* test_imap_parse: imapd's I/O-free command parser (imapd/mailbox/parse.c):
  * tags, atoms, quoted strings (unescaped in place), literals {n} and {n+},
  * astrings, nesting limits, numbers, sequence sets with '*', dates, the
- * literal announcement at a line end, and the string output helpers.
+ * literal announcement at a line end, and INTERNALDATE output.
  * Unit tests link only the common library, so the source is included. */
 #include "../../imapd/mailbox/parse.c"
 #include "tap.h"
@@ -148,26 +148,6 @@ static void test_dates(void)
 	buf_free(&b);
 }
 
-static void test_output(void)
-{
-	struct buf b = BUF_INIT;
-	imap_put_string(&b, "a\"b\\", 4);
-	CHECK(buf_eq(&b, "\"a\\\"b\\\\\""));
-	buf_reset(&b);
-	imap_put_string(&b, "x\r\ny", 4);
-	CHECK(buf_eq(&b, "{4}\r\nx\r\ny"));
-	buf_reset(&b);
-	imap_put_string(&b, NULL, 0);
-	CHECK(buf_eq(&b, "NIL"));
-	buf_reset(&b);
-	imap_put_astring(&b, "INBOX", 5);
-	CHECK(buf_eq(&b, "INBOX"));
-	buf_reset(&b);
-	imap_put_astring(&b, "a b", 3);
-	CHECK(buf_eq(&b, "\"a b\""));
-	buf_free(&b);
-}
-
 int main(void)
 {
 	test_tokens();
@@ -176,6 +156,5 @@ int main(void)
 	test_numbers();
 	test_seqset();
 	test_dates();
-	test_output();
 	return tap_done();
 }
