@@ -310,6 +310,21 @@ static void list_children(pid_t master)
 	buf_free(&text);
 }
 
+/* The master's children read CONFIG.running, the copy it last accepted:
+ * an edit since then is not in force yet. */
+static void config_pending(const struct config *cfg)
+{
+	struct buf run = BUF_INIT, a = BUF_INIT, b = BUF_INIT;
+	buf_printf(&run, "%s.running", cfg->path);
+	if (file_read(buf_cstr(&run), &a, 1u << 20) == 0 && file_read(cfg->path, &b, 1u << 20) == 0 &&
+	    (a.len != b.len || memcmp(a.s, b.s, a.len)))
+		printf("  %s was edited since the master accepted it: posthorn reload applies it\n",
+		       cfg->path);
+	buf_free(&run);
+	buf_free(&a);
+	buf_free(&b);
+}
+
 int cmd_status(const struct config *cfg, int argc, char **argv)
 {
 	(void)argv;
@@ -327,5 +342,6 @@ int cmd_status(const struct config *cfg, int argc, char **argv)
 	}
 	printf("posthorn is running: master pid %ld\n", (long)pid);
 	list_children(pid);
+	config_pending(cfg);
 	return 0;
 }

@@ -88,6 +88,11 @@ PY
 	ph_start
 	cp "$CONF" "$CONF.good"
 	qmgr=$(pidof_kid qmgr)
+	run posthorn -C "$PH_DIR" status
+	refute_output --partial "edited since"
+	echo "max_recipients = 7" >>"$CONF"
+	run posthorn -C "$PH_DIR" status
+	assert_output --partial "$CONF was edited since the master accepted it: posthorn reload applies it"
 	echo "no_such_key = 1" >>"$CONF"
 	run posthorn -C "$PH_DIR" reload
 	assert_failure
