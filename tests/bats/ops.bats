@@ -405,3 +405,71 @@ PY
 	grep -qE "^$T smtpd\[$pid\]: info: TLS established from 127\.0\.0\.1: TLSv1\.[23] with cipher [A-Z0-9_-]+ \([0-9]+/[0-9]+ bits\)$" "$LOG"
 	grep -qE "^$T smtpd\[$pid\]: info: disconnect from unknown\[127\.0\.0\.1\] helo=client\.example messages=1 errors=0$" "$LOG"
 }
+
+@test "reload: a remote delivery in flight is finished by the draining qmgr and recorded once, not sent again" {
+	sink=$BATS_TEST_TMPDIR/sink
+	mkdir -p "$sink"
+	sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	# an SMTP server that holds its reply to the final dot until told
+	python3 - "$sport" "$sink" <<'PY' &
+import socket, sys, os, time
+port, d = int(sys.argv[1]), sys.argv[2]
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", port)); srv.listen(5); srv.settimeout(60)
+n = 0
+while True:
+    try:
+        c, _ = srv.accept()
+    except OSError:
+        break
+    f = c.makefile("rb"); c.sendall(b"220 sink\r\n")
+    while True:
+        l = f.readline()
+        if not l:
+            break
+        cmd = l.strip().upper()
+        if cmd.startswith(b"EHLO") or cmd.startswith(b"HELO"):
+            c.sendall(b"250 sink\r\n")
+        elif cmd == b"DATA":
+            c.sendall(b"354 go\r\n")
+            body = b""
+            while True:
+                l = f.readline()
+                if not l or l == b".\r\n":
+                    break
+                body += l
+            n += 1
+            open(os.path.join(d, "got.%d" % n), "wb").write(body)
+            for _ in range(200):
+                if os.path.exists(os.path.join(d, "go")):
+                    break
+                time.sleep(0.05)
+            c.sendall(b"250 2.0.0 taken\r\n")
+        elif cmd == b"QUIT":
+            c.sendall(b"221 bye\r\n"); break
+        else:
+            c.sendall(b"250 ok\r\n")
+    c.close()
+PY
+	server=$!
+	setconf relay_host "[127.0.0.1]:$sport"
+	ph_start
+	qmgr=$(pidof_kid qmgr)
+	printf 'Subject: far away\n\nslowly\n' | sm -f demo@example.test someone@remote.example
+	for _ in $(seq 1 100); do [ -e "$sink/got.1" ] && break; sleep 0.1; done
+	[ -e "$sink/got.1" ]
+	run posthorn -C "$PH_DIR" reload
+	assert_success
+	wait_log "draining for a reload: 1 messages in flight"
+	touch "$sink/go"
+	wait_queue_empty
+	wait_log "to=<someone@remote.example> relay=127.0.0.1\[127.0.0.1\]:$sport status=sent"
+	for _ in $(seq 1 50); do q=$(pidof_kid qmgr); [ -n "$q" ] && [ "$q" != "$qmgr" ] && break; sleep 0.1; done
+	[ "$q" != "$qmgr" ]
+	# the new qmgr has nothing left to send: one copy at the sink
+	posthorn -C "$PH_DIR" flush >/dev/null
+	sleep 1
+	kill "$server" 2>/dev/null || true
+	[ "$(ls "$sink" | grep -c '^got\.')" -eq 1 ]
+	grep -q "^Subject: far away" "$sink/got.1"
+}
