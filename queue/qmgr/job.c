@@ -469,12 +469,16 @@ void job_finish(struct qmgr *m, struct job *j)
 	 * lost in a crash, local finds its earlier copies by name.  One that
 	 * posthorn queue hold moved away meanwhile is not removed: it keeps
 	 * its marks, so a release sends nothing twice. */
-	if ((pending || has_bounce || moved_away(m, j)) && marks && mark_done(j) < 0)
+	int held = moved_away(m, j);
+	if ((pending || has_bounce || held) && marks && mark_done(j) < 0)
 		log_error("%s: cannot mark recipients done: %s", j->e.qid, strerror(errno));
 	if (pending)
 		delay_notice(m, j, now);
 	if (pending)
 		defer_job(m, j, now, next_attempt(m, j, now));
+	else if (held)	/* its bounce and removal wait for the release */
+		log_info("%s: put on hold during the attempt: result recorded, the rest waits for "
+			 "posthorn queue release", j->e.qid);
 	else
 		complete(m, j, now);
 	buf_free(&recs);

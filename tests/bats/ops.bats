@@ -406,11 +406,12 @@ PY
 	grep -qE "^$T smtpd\[$pid\]: info: disconnect from unknown\[127\.0\.0\.1\] helo=client\.example messages=1 errors=0$" "$LOG"
 }
 
-@test "reload: a remote delivery in flight is finished by the draining qmgr and recorded once, not sent again" {
+# start_sink: an SMTP server on 127.0.0.1:$sport that writes each message
+# to $sink/got.N and holds its reply to the final dot until $sink/go exists
+start_sink() {
 	sink=$BATS_TEST_TMPDIR/sink
 	mkdir -p "$sink"
 	sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	# an SMTP server that holds its reply to the final dot until told
 	python3 - "$sport" "$sink" <<'PY' &
 import socket, sys, os, time
 port, d = int(sys.argv[1]), sys.argv[2]
@@ -452,6 +453,10 @@ while True:
     c.close()
 PY
 	server=$!
+}
+
+@test "reload: a remote delivery in flight is finished by the draining qmgr and recorded once, not sent again" {
+	start_sink
 	setconf relay_host "[127.0.0.1]:$sport"
 	ph_start
 	qmgr=$(pidof_kid qmgr)
@@ -472,4 +477,28 @@ PY
 	kill "$server" 2>/dev/null || true
 	[ "$(ls "$sink" | grep -c '^got\.')" -eq 1 ]
 	grep -q "^Subject: far away" "$sink/got.1"
+}
+
+@test "queue hold: a message held while its delivery is in flight keeps the result; release sends nothing twice" {
+	start_sink
+	setconf relay_host "[127.0.0.1]:$sport"
+	ph_start
+	printf 'Subject: held in flight\n\nonce\n' | sm -f demo@example.test someone@remote.example
+	for _ in $(seq 1 100); do [ -e "$sink/got.1" ] && break; sleep 0.1; done
+	[ -e "$sink/got.1" ]
+	q=$(qid_of "held in flight")
+	run posthorn -C "$PH_DIR" queue hold "$q"
+	assert_success
+	touch "$sink/go"
+	wait_log "$q: to=<someone@remote.example> relay=.* status=sent"
+	wait_log "$q: put on hold during the attempt: result recorded"
+	! grep -q "$q: removed" "$LOG"
+	# the held copy records the recipient as done
+	for _ in $(seq 1 50); do grep -q "^D22:someone@remote.example$" "$PH_DIR/queue/hold/$q" && break; sleep 0.1; done
+	grep -q "^D22:someone@remote.example$" "$PH_DIR/queue/hold/$q"
+	posthorn -C "$PH_DIR" queue release "$q"
+	wait_queue_empty
+	wait_log "$q: removed"
+	kill "$server" 2>/dev/null || true
+	[ "$(ls "$sink" | grep -c '^got\.')" -eq 1 ]
 }
