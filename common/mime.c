@@ -85,6 +85,7 @@ static void set_boundary(struct mime_msg *m, struct mime_part *p, const char *b,
 {
 	if (n > MIME_BOUNDARY_MAX)
 		n = MIME_BOUNDARY_MAX;
+	buf_reserve(&m->strings, 1);	/* an empty boundary still has a base */
 	p->bound = m->strings.len;
 	p->bound_len = n;
 	buf_append(&m->strings, b, n);
@@ -329,6 +330,10 @@ static void complete_last_line(struct mime_msg *m)
 void mime_parse(struct mime_msg *m, const char *s, size_t len)
 {
 	memset(m, 0, sizeof *m);
+	if (s == NULL) {	/* an empty file that could not be mapped */
+		s = "";
+		len = 0;
+	}
 	m->s = s;
 	m->len = len;
 	m->add_lf = len > 0 && s[len - 1] != '\n';

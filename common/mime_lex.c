@@ -201,6 +201,7 @@ static void params_add(struct mime_params *ps, const char *k, size_t klen,
 		ps->kv = xrealloc(ps->kv, size_mul(ps->cap, sizeof *ps->kv));
 	}
 	struct mime_kv *kv = &ps->kv[ps->n++];
+	buf_reserve(&ps->text, 1);	/* never a NULL base for the offsets */
 	kv->k = ps->text.len;
 	kv->klen = klen;
 	buf_append(&ps->text, k, klen);
@@ -278,7 +279,7 @@ static int piece_cmp(const void *a, const void *b)
  * 2231 key, 0 if it is a plain one. */
 static int split_2231(const char *k, size_t klen, size_t *namelen, unsigned *idx, int *ext)
 {
-	const char *star = memchr(k, '*', klen);
+	const char *star = klen ? memchr(k, '*', klen) : NULL;
 	if (!star)
 		return 0;
 	size_t i = (size_t)(star - k) + 1;
@@ -315,6 +316,7 @@ static void pieces_add(struct pieces *ps, const struct buf *key, size_t namelen,
 		ps->p = xrealloc(ps->p, size_mul(ps->cap, sizeof *ps->p));
 	}
 	struct piece *pc = &ps->p[ps->n];
+	buf_reserve(&ps->text, 1);
 	pc->k = ps->text.len;
 	pc->klen = namelen;
 	buf_append(&ps->text, key->s, namelen);
