@@ -484,7 +484,7 @@ static int log_rename(struct uidlist *u, const char *s, const char *end)
 	size_t sublen;
 	if (num_field(&s, end, 0, &uid) < 0 || field(&s, end, &sub, &sublen) < 0 ||
 	    num_field(&s, end, 0, &modseq) < 0 || sublen != 1 || (sub[0] != 'n' && sub[0] != 'c') ||
-	    !name_ok(s, (size_t)(end - s)))
+	    !name_ok(s, (size_t)(end - s)) || modseq == 0 || modseq > 0x7fffffffffffffffULL)
 		return -1;
 	struct uid_msg *m = uidlist_find(u, (unsigned long)uid);
 	if (m) {
@@ -520,6 +520,9 @@ static int log_head(struct uidlist *u, const char *s, const char *end)
 	    num_field(&s, end, 0, &sc) < 0 || s != end || nx == 0 || nx > 0xffffffffULL ||
 	    r >= nx || ms > 0x7fffffffffffffffULL || sn > 0x7fffffffffffffffULL ||
 	    sc > 0x7fffffffffffffffULL)
+		return -1;
+	/* a writer knew every line before its H: nothing may go backwards */
+	if ((u->n && nx <= u->msgs[u->n - 1].uid) || ms < u->modseq || ms == 0)
 		return -1;
 	u->next_uid = (unsigned long)nx;
 	u->modseq = ms;
@@ -564,6 +567,13 @@ static void log_apply(struct uidlist *u, const char *text, size_t len, size_t ba
 		u->log_off = base + off;
 	}
 	compact(u);
+}
+
+void uidlist_apply_log(struct uidlist *u, const char *text, size_t len)
+{
+	u->log_off = 0;
+	u->log_ok = 0;
+	log_apply(u, text, len, 0);
 }
 
 /* Reads what was appended to the log since the last read.  A new log file

@@ -155,5 +155,8 @@ unsigned long long uidlist_crlf_count(const char *p, size_t n, int *prev_cr);
 int uidlist_parse(struct uidlist *u, const char *text, size_t len);
 /* The file's text for u. */
 void uidlist_format(const struct uidlist *u, struct buf *out);
+/* Applies change-log text (from its first line, the header) to a list
+ * parsed with uidlist_parse: for the unit tests and fuzzing. */
+void uidlist_apply_log(struct uidlist *u, const char *text, size_t len);
 
 #endif

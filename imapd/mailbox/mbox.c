@@ -56,9 +56,13 @@ void name_letters(const char *oldname, unsigned flags, uint32_t kw, struct buf *
 	size_t flen;
 	const char *f = maildir_name_flags(oldname, strlen(oldname), &flen);
 	buf_reset(out);
+	uint32_t kept = 0;	/* each unknown letter once */
 	for (size_t i = 0; f && i < flen; i++)
-		if (f[i] >= 'A' && f[i] <= 'Z' && !known_letter(f[i]))
+		if (f[i] >= 'A' && f[i] <= 'Z' && !known_letter(f[i]) &&
+		    !(kept & ((uint32_t)1 << (f[i] - 'A')))) {
+			kept |= (uint32_t)1 << (f[i] - 'A');
 			buf_putc(out, f[i]);
+		}
 	for (size_t k = 0; k < NFLAG_LETTERS; k++)
 		if (flags & flag_letters[k].flag)
 			buf_putc(out, flag_letters[k].letter);
