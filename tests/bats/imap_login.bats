@@ -214,6 +214,23 @@ b NOOP
 EOF
 	assert_line "* BYE [TOOBIG] literal too big before login, closing"
 	refute_line --partial "b OK"
+	# 100 commands without a login are enough
+	run python3 - "$IMAP" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 10)
+s.sendall(b"".join(b"n%d NOOP\r\n" % i for i in range(120)))
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print("ok", data.count(b" OK NOOP completed"))
+print("last", data.splitlines()[-1])
+PY
+	assert_success
+	assert_line "ok 100"
+	assert_line "last b'* BYE too many commands without a login, closing'"
 }
 
 @test "imap: bytes pipelined after STARTTLS are discarded; a second STARTTLS is BAD" {
