@@ -153,7 +153,7 @@ void session_updates(struct session *s, int allow_expunge)
 		buf_printf(&s->io.out, "* %lu EXPUNGE\r\n", up.expunged[i]);
 	if (up.keywords_changed)
 		session_put_flaglist(s);
-	if (up.exists_changed || up.nexpunged)
+	if (up.exists_changed)
 		buf_printf(&s->io.out, "* %zu EXISTS\r\n* %zu RECENT\r\n", mbox_count(s->mb),
 			   mbox_recent(s->mb));
 	for (size_t i = 0; i < up.nchanged; i++)
