@@ -114,7 +114,7 @@ static int idle_wait(struct session *s, int wfd, long long deadline)
 		return 1;
 	struct pollfd fds[2] = {{.fd = s->io.rfd, .events = POLLIN}, {.fd = wfd, .events = POLLIN}};
 	long long left = deadline - monotonic_ms();
-	int ms = left < 0 ? 0 : (int)left;
+	int ms = left < 0 ? 0 : left > IMAP_IDLE_RECHECK_MS ? IMAP_IDLE_RECHECK_MS : (int)left;
 	if (wfd < 0 && s->mb && ms > 1000)
 		ms = 1000;	/* no watch: re-check every second */
 	int r = poll(fds, wfd >= 0 ? 2 : 1, ms);

@@ -50,31 +50,42 @@ void session_bad(struct session *s, const char *text)
 	session_tagged(s, "BAD", "%s", text);
 }
 
+/* A client's mailbox name made safe for a response text: printable
+ * ASCII only (a literal name could hold CR LF), at most 100 bytes. */
+static const char *safe_name(struct buf *b, const char *s)
+{
+	buf_reset(b);
+	for (size_t i = 0; s[i] && i < 100; i++)
+		buf_putc(b, s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?');
+	return buf_cstr(b);
+}
+
 void session_no_errno(struct session *s, const char *what, int err)
 {
-	switch (err) {
-	case ENOENT:
-		session_tagged(s, "NO", "[NONEXISTENT] %s: no such mailbox", what);
-		break;
-	case EEXIST:
-		session_tagged(s, "NO", "[ALREADYEXISTS] %s: mailbox exists", what);
-		break;
-	case EINVAL:
-		session_tagged(s, "NO", "[CANNOT] %s: invalid mailbox name", what);
-		break;
-	case EACCES:
-		session_tagged(s, "NO", "[NOPERM] %s: not allowed", what);
-		break;
-	case ENOTEMPTY:
-		session_tagged(s, "NO", "[INUSE] %s: mailbox has children", what);
-		break;
-	case EDQUOT:
-		session_tagged(s, "NO", "[OVERQUOTA] %s: over quota", what);
-		break;
-	default:
-		log_error("user %s: %s: %s", s->user, what, strerror(err));
-		session_tagged(s, "NO", "[SERVERBUG] %s failed, try again later", what);
+	static const struct {
+		int err;
+		const char *code, *text;
+	} map[] = {
+		{ENOENT, "[NONEXISTENT]", "no such mailbox"},
+		{EEXIST, "[ALREADYEXISTS]", "mailbox exists"},
+		{EINVAL, "[CANNOT]", "invalid mailbox name"},
+		{EACCES, "[NOPERM]", "not allowed"},
+		{ENOTEMPTY, "[INUSE]", "mailbox has children"},
+		{EDQUOT, "[OVERQUOTA]", "over quota"},
+		{ENOSPC, "[LIMIT]", "too many keywords or no space left"},
+	};
+	struct buf b = BUF_INIT;
+	const char *name = safe_name(&b, what);
+	size_t i = 0;
+	while (i < sizeof map / sizeof map[0] && map[i].err != err)
+		i++;
+	if (i < sizeof map / sizeof map[0]) {
+		session_tagged(s, "NO", "%s %s: %s", map[i].code, name, map[i].text);
+	} else {
+		log_error("user %s: %s: %s", s->user, name, strerror(err));
+		session_tagged(s, "NO", "[SERVERBUG] %s failed, try again later", name);
 	}
+	buf_free(&b);
 }
 
 static void put_keywords(struct session *s, uint32_t kw, int lead_space)

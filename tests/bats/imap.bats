@@ -197,6 +197,9 @@ for name in bad:
     assert s.ok(r) in ("NO", "BAD"), (name, r)
     assert s.ok(s.cmd("SELECT " + q)) in ("NO", "BAD"), name
     assert s.ok(s.cmd("RENAME Sent " + q)) in ("NO", "BAD"), name
+# a name sent as a literal can hold CR LF: it must not end up in a response
+r = s.cmd("CREATE %L", literal=b"x\r\n* OK injected")
+assert s.ok(r) == "NO" and not any("injected" in l and not l.startswith("T") for l in r), r
 assert s.ok(s.cmd('CREATE "&ZeVnLIqe-"')) == "OK"	# valid modified UTF-7
 s.close()
 PY
