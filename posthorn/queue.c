@@ -34,6 +34,15 @@ static int trigger_write(const struct config *cfg, char what)
 	return r == 1 ? 0 : -1;
 }
 
+/* The same words as mailq's (common/qfile.c), so both say it alike. */
+static int denied(const struct config *cfg, const char *cmd)
+{
+	fprintf(stderr, "posthorn %s: permission denied: cannot read the queue %s: run as root "
+		"or user_queue (%s)\n", cmd, config_str(cfg, "queue_dir"),
+		config_str(cfg, "user_queue"));
+	return 1;
+}
+
 int cmd_flush(const struct config *cfg, int argc, char **argv)
 {
 	(void)argv;
@@ -42,6 +51,8 @@ int cmd_flush(const struct config *cfg, int argc, char **argv)
 		return 2;
 	}
 	if (trigger_write(cfg, 'F') < 0) {
+		if (errno == EACCES || errno == EPERM)
+			return denied(cfg, "flush");
 		if (errno == ENXIO)
 			complain("flush: qmgr is not running; queued mail is tried when it starts");
 		else
@@ -187,14 +198,6 @@ static int delete(const struct config *cfg, const char *id)
 	return rc;
 }
 
-/* The same words as mailq's (common/qfile.c), so both say it alike. */
-static int denied(const struct config *cfg)
-{
-	fprintf(stderr, "posthorn queue: permission denied: cannot read the queue %s: run as root "
-		"or user_queue (%s)\n", config_str(cfg, "queue_dir"), config_str(cfg, "user_queue"));
-	return 1;
-}
-
 /* The queue directory, or -1 with the message printed. */
 static int queue_open(const struct config *cfg)
 {
@@ -209,7 +212,7 @@ static int queue_open(const struct config *cfg)
 	if (qdir >= 0)
 		close(qdir);
 	if (e == EACCES || e == EPERM)
-		denied(cfg);
+		denied(cfg, "queue");
 	else
 		complain("queue: %s: %s", dir, strerror(e));
 	return -1;

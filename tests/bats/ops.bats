@@ -314,6 +314,9 @@ qid_of() {	# qid_of SUBJECT: queue id of the queued message with that subject
 		assert_failure 1
 		assert_output "posthorn queue: $msg"
 	done
+	run su nobody -s /bin/sh -c "'$PH_BIN/posthorn' -c '$CONF' flush"
+	assert_failure 1
+	assert_output "posthorn flush: $msg"
 	[ -f "$PH_DIR/queue/incoming/$q" ]
 	# root sees it all
 	run posthorn -C "$PH_DIR" queue
