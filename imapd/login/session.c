@@ -122,16 +122,27 @@ static void cmd_login(struct imap_login *l, const struct buf *tag, struct imap_c
 	buf_free(&user);
 }
 
+/* "SP mechanism [SP initial-response]" (RFC 4959): 0 ok, -1 malformed. */
+static int authenticate_args(struct imap_cur *p, struct buf *mech, struct buf *ir, int *has_ir)
+{
+	if (p_sp(p) < 0 || p_atom(p, mech) < 0)
+		return -1;
+	*has_ir = !p_end(p);
+	if (*has_ir && (p_sp(p) < 0 || p_atom(p, ir) < 0 || !p_end(p)))
+		return -1;
+	return 0;
+}
+
 static void cmd_authenticate(struct imap_login *l, const struct buf *tag, struct imap_cur *p)
 {
 	struct buf mech = BUF_INIT, ir = BUF_INIT;
 	int has_ir = 0;
 	struct sasl s;
 	memset(&s, 0, sizeof s);
-	if (p_sp(p) < 0 || p_atom(p, &mech) < 0 ||
-	    (!p_end(p) && (p_sp(p) < 0 || p_atom(p, &ir) < 0 || !(has_ir = 1) || !p_end(p)))) {
+	if (authenticate_args(p, &mech, &ir, &has_ir) < 0) {
 		bad(l, tag, "BAD usage: AUTHENTICATE mechanism [initial-response]");
 	} else if (plaintext_refused(l, tag)) {
+		/* answered */
 	} else if (sasl_begin(&s, mech.s, mech.len) < 0) {
 		tagged(l, tag, "NO unsupported mechanism (PLAIN and LOGIN are)");
 		l->errors++;
