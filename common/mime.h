@@ -125,7 +125,9 @@ void mime_section_free(struct mime_section *sec);
 unsigned long long mime_section_partial_size(const struct mime_section *sec,
 					     unsigned long long start,
 					     unsigned long long count);
-/* Writes the CRLF form of octets [start, start+count) of the section. */
+/* Writes the CRLF form of octets [start, start+count) of the section
+ * (a NUL byte is sent as 0x80, as Dovecot does: literals cannot carry
+ * NUL). */
 void mime_section_write(const struct mime_section *sec, unsigned long long start,
 			unsigned long long count, struct buf *out);
 /* The same in pieces: fn gets each converted chunk (at most about 64 KiB);

@@ -39,23 +39,21 @@ void mime_human_string(const char *s, size_t n, struct buf *out)
 	int modify = 0, last_sp = 1;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '\r' || c == '\n') {
-			modify = 1;
-			continue;
-		}
-		if (c == '\t')
-			modify = 1;
-		if (c == ' ' || c == '\t') {
-			if (last_sp)
+		if (c == '\t' || c == '\r' || c == '\n' || c == ' ') {
+			/* white space of any kind: one space, none at the ends */
+			if (c != ' ' || last_sp)
 				modify = 1;
-			else
+			if (!last_sp)
 				buf_putc(&t, ' ');
 			last_sp = 1;
 			continue;
 		}
 		if (c == '"' || c == '\\' || c == 0 || c >= 0x80)
 			modify = 1;
-		buf_putc(&t, c == 0 ? (char)0x80 : (char)c);
+		if (c == 0)
+			buf_append(&t, MIME_NUL_REPLACEMENT, 3);
+		else
+			buf_putc(&t, (char)c);
 		last_sp = 0;
 	}
 	if (t.len > 0 && t.s[t.len - 1] == ' ') {

@@ -38,8 +38,12 @@ int mime_lex_dot_atom(struct mime_lex *x, struct buf *out);
 int mime_lex_phrase(struct mime_lex *x, struct buf *out);
 int mime_lex_at(const struct mime_lex *x, char c);
 
-/* An unfolded field value with NUL bytes turned into 0x80 (as Dovecot
- * does), at most MIME_VALUE_MAX bytes. */
+/* A NUL byte in a header value is shown as U+FFFD (as Dovecot does); in
+ * section bytes it is sent as 0x80 (a literal cannot carry NUL). */
+#define MIME_NUL_REPLACEMENT "\xef\xbf\xbd"
+
+/* An unfolded field value with NUL bytes as MIME_NUL_REPLACEMENT, at most
+ * MIME_VALUE_MAX bytes of the field looked at. */
 void mime_value(const char *v, size_t n, struct buf *out);
 
 /* Parameters, in the order Dovecot writes them: plain ones as they come,

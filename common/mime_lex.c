@@ -177,11 +177,19 @@ void mime_value(const char *v, size_t n, struct buf *out)
 {
 	if (n > MIME_VALUE_MAX)
 		n = MIME_VALUE_MAX;
-	size_t start = out->len;
-	header_unfold(v, n, out);
-	for (size_t i = start; i < out->len; i++)
-		if (out->s[i] == '\0')
-			out->s[i] = (char)0x80;
+	if (memchr(v, '\0', n) == NULL) {
+		header_unfold(v, n, out);
+		return;
+	}
+	struct buf t = BUF_INIT;
+	header_unfold(v, n, &t);
+	for (size_t i = 0; i < t.len; i++) {
+		if (t.s[i] == '\0')
+			buf_append(out, MIME_NUL_REPLACEMENT, 3);
+		else
+			buf_putc(out, t.s[i]);
+	}
+	buf_free(&t);
 }
 
 /* ---- parameters ---- */

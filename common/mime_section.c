@@ -253,8 +253,9 @@ static void header_fields(const struct mime_msg *m, const struct mime_part *p,
 		if (name_listed(sp, &f) == (sp->text == T_FIELDS))
 			add_bytes(sec, m, (size_t)(f.raw - m->s), f.raw_len);
 	/* RFC 3501 6.4.5: the blank line is included in all header fetches,
-	 * except in the case of a message which has no body and no blank line */
-	if (it.blank || p->body_len > 0)
+	 * except in the case of a message which has no body and no blank line
+	 * (an empty header gets one, as Dovecot gives it) */
+	if (it.blank || p->body_len > 0 || p->hdr_len == 0)
 		add_view(sec, lf_only, 1);
 }
 
@@ -349,6 +350,21 @@ struct window {
 	unsigned long long pos, start, end;
 };
 
+/* Bytes to the sink with NUL sent as 0x80: a literal cannot carry NUL
+ * (RFC 3501 CHAR8), and the size stays the same (Dovecot does this). */
+static void put_nonul(struct sink *k, const char *p, size_t n)
+{
+	const char *z;
+	while (n > 0 && (z = memchr(p, '\0', n)) != NULL) {
+		size_t pre = (size_t)(z - p);
+		sink_put(k, p, pre);
+		sink_put(k, "\x80", 1);
+		p += pre + 1;
+		n -= pre + 1;
+	}
+	sink_put(k, p, n);
+}
+
 /* Output octets o[0..n) at the current position, clipped to the window. */
 static void put_clipped(struct sink *k, struct window *w, const char *o, size_t n)
 {
@@ -358,7 +374,7 @@ static void put_clipped(struct sink *k, struct window *w, const char *o, size_t 
 		return;
 	size_t from = a < w->start ? (size_t)(w->start - a) : 0;
 	size_t to = b > w->end ? (size_t)(w->end - a) : n;
-	sink_put(k, o + from, to - from);
+	put_nonul(k, o + from, to - from);
 }
 
 static void walk_view(struct sink *k, struct window *w, const char *p, size_t n, int *cr)

@@ -476,7 +476,7 @@ static void test_limits(void)
 {
 	struct buf msg = BUF_INIT;
 	for (int i = 0; i < 60; i++)
-		buf_printf(&msg, "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n", i, i);
+		buf_printf(&msg, "Content-Type: multipart/mixed; boundary=b%02d\n\n--b%02d\n", i, i);
 	buf_puts(&msg, "Content-Type: text/plain\n\ndeep\n");
 	struct mime_msg m;
 	mime_parse(&m, msg.s, msg.len);
