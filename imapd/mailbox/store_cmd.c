@@ -71,7 +71,8 @@ static int in_list(const size_t *v, size_t n, size_t x)
 static void store_replies(struct session *s, const size_t *seqs, size_t n, const size_t *failed,
 			  size_t nfailed, int silent)
 {
-	for (size_t i = 0; i < n && !silent; i++) {
+	/* .SILENT still reports the new MODSEQ under CONDSTORE (RFC 7162 3.1.3) */
+	for (size_t i = 0; i < n && (!silent || s->condstore); i++) {
 		const struct mbox_msg *m = mbox_msg(s->mb, seqs[i]);
 		if (!m || m->expunged || in_list(failed, nfailed, seqs[i]))
 			continue;
@@ -79,9 +80,11 @@ static void store_replies(struct session *s, const size_t *seqs, size_t n, const
 		if (s->uid)
 			buf_printf(&s->io.out, "UID %lu ", m->uid);
 		if (s->condstore)
-			buf_printf(&s->io.out, "MODSEQ (%llu) ", m->modseq);
-		buf_puts(&s->io.out, "FLAGS ");
-		session_put_flags(s, m);
+			buf_printf(&s->io.out, "MODSEQ (%llu)%s", m->modseq, silent ? "" : " ");
+		if (!silent) {
+			buf_puts(&s->io.out, "FLAGS ");
+			session_put_flags(s, m);
+		}
 		buf_puts(&s->io.out, ")\r\n");
 		session_maybe_flush(s);
 	}

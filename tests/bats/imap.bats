@@ -334,8 +334,13 @@ r = s.cmd("STORE 1 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % m1)
 assert s.ok(r) == "OK" and "MODIFIED" not in r[-1] and "MODSEQ (" in r[0], r
 r = s.cmd("STORE 1 (UNCHANGEDSINCE %d) +FLAGS (\\Flagged)" % m1)
 assert s.ok(r) == "OK" and "[MODIFIED 1]" in r[-1], r
+r = s.cmd("UID STORE 2 (UNCHANGEDSINCE %d) +FLAGS.SILENT (\\Draft)" % mx)
+assert r[0].startswith("* 2 FETCH (UID 2 MODSEQ (") and "FLAGS" not in r[0] and s.ok(r) == "OK", r
+r = s.cmd("UID STORE 2 (UNCHANGEDSINCE %d) +FLAGS.SILENT (\\Seen)" % mx)
+assert len(r) == 1 and "[MODIFIED 2]" in r[0], r
 r = s.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % mx)
-assert len(r) == 2 and r[0].startswith("* 1 FETCH") and "MODSEQ" in r[0], r
+assert len(r) == 3 and r[0].startswith("* 1 FETCH") and r[1].startswith("* 2 FETCH"), r
+assert "MODSEQ" in r[0], r
 r = s.cmd("STATUS INBOX (HIGHESTMODSEQ)")
 assert s.ok(r) == "OK", r
 s.close()
