@@ -76,9 +76,9 @@ static void test_literals(void)
 
 static void test_lists(void)
 {
-	char deep[64] = "";
-	for (int i = 0; i < 17; i++)
-		strcat(deep, "(");
+	char deep[64];
+	memset(deep, '(', 17);
+	deep[17] = 0;
 	struct imap_parser *p = P(deep);
 	int opened = 0;
 	while (imap_p_open(p) == 0)
