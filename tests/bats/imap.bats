@@ -67,6 +67,21 @@ assert s.p.wait(10) == 0
 PY
 }
 
+@test "imap: without -P the first line is the hand-off line for imapd-login; no Maildir answers NO [UNAVAILABLE]" {
+	run bash -c 'printf "a1 NOOP\r\na2 LOGOUT\r\n" | "$IMAPD" -c "$IMAP_CONF" 2>/dev/null'
+	assert_success
+	assert_line --index 0 --regexp '^OK \[CAPABILITY IMAP4rev1 .*CONDSTORE ESEARCH\] '
+	assert_line --index 1 --partial 'a1 OK'
+	run bash -c 'POSTHORN_MAILDIR=$T/nonexistent "$IMAPD" -c "$IMAP_CONF" </dev/null 2>/dev/null'
+	[ "$status" -eq 111 ]
+	assert_output --partial 'NO [UNAVAILABLE]'
+	run bash -c 'POSTHORN_MAILDIR=relative/path "$IMAPD" -c "$IMAP_CONF" </dev/null 2>/dev/null'
+	[ "$status" -eq 111 ]
+	run bash -c 'POSTHORN_USER= "$IMAPD" -P -c "$IMAP_CONF" </dev/null 2>/dev/null'
+	[ "$status" -eq 111 ]
+	assert_output --partial '* BYE [UNAVAILABLE]'
+}
+
 @test "imap: bad syntax gets BAD and the session goes on; too many errors end it" {
 	py <<'PY'
 from imapchat import Session
@@ -305,6 +320,32 @@ assert s.ok(s.cmd("FETCH 1 (FLAGS")) == "BAD"
 assert s.ok(s.cmd("FETCH 1 BODY[HEADER.FIELDS]")) == "BAD"
 r = s.cmd("UID FETCH 99 FLAGS")
 assert s.ok(r) == "OK" and len(r) == 1, r
+s.close()
+PY
+}
+
+@test "imap: CHECK, RFC822 sets \\Seen, EXAMINE never does, a literal inside SEARCH, pipelined commands" {
+	three_msgs
+	py <<'PY'
+from imapchat import Session
+s = Session()
+s.cmd("EXAMINE INBOX")
+r = s.cmd("FETCH 1 (BODY[TEXT])")
+assert "FLAGS" not in r[0], r
+r = s.cmd("FETCH 1 FLAGS")
+assert "\\Seen" not in r[0], r
+s.cmd("SELECT INBOX")
+assert s.ok(s.cmd("CHECK")) == "OK"
+r = s.cmd("FETCH 2 RFC822")
+assert "RFC822 {" in r[0] and "FLAGS (\\Seen \\Recent)" in r[0], r
+r = s.cmd("SEARCH SUBJECT %L", literal=b"second")
+assert r[0].startswith("+ "), r	# a synchronising literal in the middle
+assert any(l == "* SEARCH 2" for l in r) and s.ok(r) == "OK", r
+# three commands in one write: three replies in order
+s.send(b"p1 NOOP\r\np2 SEARCH SEEN\r\np3 NOOP\r\n")
+r = s.read_until("p3")
+tags = [l.split(" ")[0] for l in r if not l.startswith("*")]
+assert tags == ["p1", "p2", "p3"] and "* SEARCH 2" in r, r
 s.close()
 PY
 }
