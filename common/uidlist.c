@@ -29,10 +29,76 @@ void uidlist_init(struct uidlist *u, const char *dir)
 	u->lock_fd = -1;
 }
 
+/* ---- names: kept in chunks, not one malloc per message ---- */
+
+struct name_chunk {
+	struct name_chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+#define NAME_CHUNK (64 * 1024)
+
+static char *name_new(struct uidlist *u, const char *s, size_t n)
+{
+	struct name_chunk *c = u->names;
+	size_t need = size_add(n, 1);
+	if (!c || c->cap - c->used < need) {
+		size_t cap = need > NAME_CHUNK ? need : NAME_CHUNK;
+		c = xmalloc(size_add(sizeof *c, cap));
+		c->next = u->names;
+		c->used = 0;
+		c->cap = cap;
+		u->names = c;
+	}
+	char *p = c->data + c->used;
+	memcpy(p, s, n);
+	p[n] = 0;
+	c->used += need;
+	u->name_live += need;
+	return p;
+}
+
+/* A name no longer used: its bytes stay until the next repack. */
+static void name_drop(struct uidlist *u, const char *p)
+{
+	if (!p)
+		return;
+	size_t n = strlen(p) + 1;
+	u->name_live -= n;
+	u->name_garbage += n;
+}
+
+static void names_free(struct name_chunk *c)
+{
+	while (c) {
+		struct name_chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+}
+
+/* Copies the live names into fresh chunks when most bytes are garbage
+ * (renames leave the old names behind).  Only between calls: a name
+ * pointer is valid until the next call that changes the list. */
+static void names_repack(struct uidlist *u)
+{
+	if (u->name_garbage < 256 * 1024 || u->name_garbage < u->name_live)
+		return;
+	struct name_chunk *old = u->names;
+	u->names = NULL;
+	u->name_live = u->name_garbage = 0;
+	for (size_t i = 0; i < u->n; i++)
+		if (u->msgs[i].name)
+			u->msgs[i].name = name_new(u, u->msgs[i].name, strlen(u->msgs[i].name));
+	names_free(old);
+}
+
 static void clear_msgs(struct uidlist *u)
 {
-	for (size_t i = 0; i < u->n; i++)
-		free(u->msgs[i].name);
+	names_free(u->names);
+	u->names = NULL;
+	u->name_live = u->name_garbage = 0;
 	u->n = 0;
 }
 
@@ -214,7 +280,7 @@ static int parse_msg(struct uidlist *u, const char *s, const char *end, int vers
 	m->modseq = modseq;
 	m->mtime = (long long)mtime;
 	m->sub = sub[0];
-	m->name = xmemdup(name, nlen);
+	m->name = name_new(u, name, nlen);
 	return 0;
 }
 
@@ -331,7 +397,7 @@ static void remove_at(struct uidlist *u, struct uid_msg *m)
 {
 	if (!m->name)
 		return;
-	free(m->name);
+	name_drop(u, m->name);
 	m->name = NULL;
 	u->holes++;
 	u->modseq++;	/* an expunge is a change (CONDSTORE) */
@@ -488,8 +554,8 @@ static int log_rename(struct uidlist *u, const char *s, const char *end)
 		return -1;
 	struct uid_msg *m = uidlist_find(u, (unsigned long)uid);
 	if (m) {
-		free(m->name);
-		m->name = xmemdup(s, (size_t)(end - s));
+		name_drop(u, m->name);
+		m->name = name_new(u, s, (size_t)(end - s));
 		m->sub = sub[0];
 		m->modseq = modseq;
 	}
@@ -505,7 +571,7 @@ static int log_remove(struct uidlist *u, const char *s, const char *end)
 		return -1;
 	struct uid_msg *m = uidlist_find(u, (unsigned long)uid);
 	if (m) {
-		free(m->name);
+		name_drop(u, m->name);
 		m->name = NULL;
 		u->holes++;
 	}
@@ -888,14 +954,13 @@ static void match(struct uidlist *u, struct entries *es, char *seen)
 		}
 		struct uid_msg *m = &u->msgs[k];
 		if (m->sub != e->sub || strcmp(m->name, e->name)) {
-			free(m->name);
-			m->name = e->name;
+			name_drop(u, m->name);
+			m->name = name_new(u, e->name, strlen(e->name));
 			m->sub = e->sub;
 			m->modseq = ++u->modseq;
 			rec_rename(u, m);
-		} else {
-			free(e->name);
 		}
+		free(e->name);
 		seen[k] = 1;
 	}
 	es->n = keep;
@@ -934,8 +999,7 @@ static int add_new(struct uidlist *u, struct entries *es)
 		m->modseq = ++u->modseq;
 		m->mtime = mtime;
 		m->sub = es->e[i].sub;
-		m->name = es->e[i].name;
-		es->e[i].name = NULL;
+		m->name = name_new(u, es->e[i].name, strlen(es->e[i].name));
 		rec_add(u, m);
 	}
 	return 0;
@@ -1056,6 +1120,7 @@ static int refresh(struct uidlist *u)
 	u->cur_clean = !do_cur;
 	claim(u);
 	compact(u);
+	names_repack(u);
 	return 0;
 }
 
@@ -1077,8 +1142,8 @@ void uidlist_remove(struct uidlist *u, struct uid_msg *m)
 
 void uidlist_rename(struct uidlist *u, struct uid_msg *m, char sub, const char *name)
 {
-	free(m->name);
-	m->name = xstrdup(name);
+	name_drop(u, m->name);
+	m->name = name_new(u, name, strlen(name));
 	m->sub = sub;
 	m->modseq = ++u->modseq;
 	rec_rename(u, m);
@@ -1114,7 +1179,7 @@ struct uid_msg *uidlist_add(struct uidlist *u, char sub, const char *name,
 	m->modseq = ++u->modseq;
 	m->mtime = mtime;
 	m->sub = sub;
-	m->name = xstrdup(name);
+	m->name = name_new(u, name, strlen(name));
 	rec_add(u, m);
 	return m;
 }

@@ -64,8 +64,12 @@ struct uid_msg {
 	unsigned long long modseq;	/* last change (CONDSTORE) */
 	long long mtime;		/* file mtime, seconds (IMAP INTERNALDATE) */
 	char sub;			/* 'n': new/, 'c': cur/ */
-	char *name;			/* current file name in sub/ */
+	char *name;			/* current file name in sub/: kept by the
+					 * list, valid until the next call that
+					 * changes it */
 };
+
+struct name_chunk;
 
 struct uidlist {
 	char *dir;			/* the folder (has new/, cur/) */
@@ -89,6 +93,8 @@ struct uidlist {
 	int need_fold;			/* write a whole new list next time */
 	struct buf pending;		/* log lines of the current update */
 	size_t holes;			/* removed entries (name NULL) not yet compacted */
+	struct name_chunk *names;	/* the names, in chunks (no malloc each) */
+	size_t name_live, name_garbage;	/* bytes in use, bytes of old names */
 	/* Set by the caller: a refresh claims the unclaimed messages and
 	 * reports the claimed uid range (claim_lo, claim_hi] (empty: equal). */
 	int claim_recent;

@@ -300,6 +300,16 @@ static void test_log(void)
 	for (int i = 0; m && i < 20000; i++)
 		uidlist_rename(&a, m, 'c', "1.A.h:2,");
 	CHECK(uidlist_end(&a) == 0 && ino_of(dir, UIDLIST_FILE) != list_ino);
+	/* the old names are garbage, dropped at the next sync */
+	CHECK(a.name_garbage > 256 * 1024 / 2);
+	CHECK(uidlist_begin(&a) == 0);
+	m = uidlist_find(&a, 1);
+	for (int i = 0; m && i < 20000; i++)
+		uidlist_rename(&a, m, 'c', "1.A.h:2,");
+	CHECK(uidlist_end(&a) == 0 && a.name_garbage > 256 * 1024);
+	CHECK(uidlist_sync(&a) == 0 && a.name_garbage == 0 && a.n == 3 &&
+	      !strcmp(uidlist_find(&a, 1)->name, "1.A.h:2,") &&
+	      !strcmp(uidlist_find(&a, 3)->name, "3.C.h:2,F"));
 	CHECK(!file_has(dir, UIDLIST_LOG, "= 1 c"));
 	CHECK(uidlist_sync(&b) == 0 && b.n == 3 && b.modseq == a.modseq && b.gen == a.gen);
 	CHECK(!strcmp(uidlist_find(&b, 3)->name, "3.C.h:2,F"));
