@@ -47,6 +47,7 @@
 #include "master.h"
 #include "io.h"
 #include "log.h"
+#include "privsep.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +70,7 @@ static struct buf pid_file = BUF_INIT;
 static int listeners_on = 1;	/* 0 with --no-listen */
 static struct buf conf_src = BUF_INIT;	/* the administrator's config file */
 static struct buf conf_run = BUF_INIT;	/* what children read: CONFIG.running */
+static struct buf conf_tmp = BUF_INIT;	/* CONFIG.running.tmp: staged, not yet accepted */
 
 #define CONFIG_FILE_MAX (1u << 20)
 
@@ -93,13 +95,14 @@ static int snapshot_write(const struct buf *text, const char *tmp)
 }
 
 /* Children never read the administrator's file itself: they get
- * CONFIG.running, a copy of bytes that loaded without error, put in place
- * by rename only after that check.  A half-edited or broken file then
- * changes nothing, not even for new sessions, until a reload accepts it.
- * Where the copy cannot be written, and with --no-listen, the file itself
- * is used.  0 ok; -1
- * with the config's own error in err. */
-static int config_take(struct config *out, struct buf *err)
+ * CONFIG.running, a copy of bytes that loaded without error and passed
+ * every check, put in place by rename only then (config_commit).  A
+ * half-edited or broken file changes nothing, not even for new sessions,
+ * until a reload accepts it.  Where the copy cannot be written, and with
+ * --no-listen, the file itself is used.
+ * config_stage loads CONFIG into out, from the copy CONFIG.running.tmp
+ * when there is one: 0 ok; -1 with the config's own error in err. */
+static int config_stage(struct config *out, struct buf *err)
 {
 	if (config_load(out, conf_src.s, err) < 0) {
 		config_free(out);
@@ -109,31 +112,49 @@ static int config_take(struct config *out, struct buf *err)
 	 * (and systemd keeps the config directory read-only for us) */
 	if (!listeners_on)
 		return 0;
-	struct buf text = BUF_INIT, tmp = BUF_INIT;
-	buf_printf(&tmp, "%s.tmp", buf_cstr(&conf_run));
+	struct buf text = BUF_INIT;
 	int r = file_read(conf_src.s, &text, CONFIG_FILE_MAX);
-	if (r == 0 && snapshot_write(&text, buf_cstr(&tmp)) == 0) {
+	if (r == 0 && snapshot_write(&text, conf_tmp.s) == 0) {
 		struct config copy;
-		if (config_load(&copy, tmp.s, err) < 0) {
+		if (config_load(&copy, conf_tmp.s, err) < 0) {
 			buf_reset(err);
 			buf_printf(err, "%s changed while it was read; try again", conf_src.s);
-			r = -1;
-		} else if (rename(tmp.s, conf_run.s) == 0) {
+			config_free(&copy);
 			config_free(out);
-			r = config_load(out, conf_run.s, err);
+			unlink(conf_tmp.s);
+			r = -1;
 		} else {
-			log_warn("%s: %s: children read %s itself", conf_run.s, strerror(errno), conf_src.s);
+			config_free(out);
+			*out = copy;
 		}
-		config_free(&copy);
 	} else {
-		log_warn("%s: %s: children read %s itself", tmp.s, strerror(errno), conf_src.s);
+		log_warn("%s: %s: children read %s itself", conf_tmp.s, strerror(errno), conf_src.s);
+		r = 0;
 	}
-	unlink(tmp.s);
 	buf_free(&text);
-	buf_free(&tmp);
-	if (r < 0)
-		config_free(out);
 	return r < 0 ? -1 : 0;
+}
+
+/* The staged config becomes CONFIG.running, the path every child gets. */
+static int config_commit(struct config *c, struct buf *err)
+{
+	if (strcmp(c->path, conf_tmp.s))
+		return 0;	/* CONFIG itself */
+	if (rename(conf_tmp.s, conf_run.s) < 0) {
+		buf_printf(err, "%s: %s", conf_run.s, strerror(errno));
+		unlink(conf_tmp.s);
+		return -1;
+	}
+	config_free(c);
+	return config_load(c, conf_run.s, err) < 0 ? -1 : 0;
+}
+
+/* A staged config that was refused: its copy goes. */
+static void config_drop(struct config *c)
+{
+	if (!strcmp(c->path, conf_tmp.s))
+		unlink(conf_tmp.s);
+	config_free(c);
 }
 
 static void on_signal(int sig)
@@ -209,23 +230,67 @@ static void reload_status(const struct config *cfg, const char *what)
 	buf_free(&tmp);
 }
 
+/* What a config must give the running system beyond its syntax: the
+ * service accounts (root mode), the daemons, the queue.  A reload that
+ * would leave qmgr or the sessions unable to start is refused.  0 ok, -1
+ * with the reason in why. */
+static int config_usable(const struct config *c, struct buf *why)
+{
+	static const char *const users[] = {"user_smtpd", "user_queue", "user_mail", "user_auth",
+					    "user_login", NULL};
+	static const char *const progs[] = {"qmgr", "local", "auth", "mailboxd", "smtpd", NULL};
+	struct account a;
+	for (int i = 0; priv_is_root() && users[i]; i++)
+		if (account_lookup(config_str(c, users[i]), &a) < 0) {
+			buf_printf(why, "%s: no account \"%s\"", users[i], config_str(c, users[i]));
+			return -1;
+		}
+	struct buf p = BUF_INIT;
+	int r = 0;
+	for (int i = 0; r == 0 && progs[i]; i++) {
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", config_str(c, "libexec_dir"), progs[i]);
+		if (access(buf_cstr(&p), X_OK) < 0) {
+			buf_printf(why, "libexec_dir: %s: %s", p.s, strerror(errno));
+			r = -1;
+		}
+	}
+	struct stat st;
+	if (r == 0 && (stat(config_str(c, "queue_dir"), &st) < 0 || !S_ISDIR(st.st_mode))) {
+		buf_printf(why, "queue_dir: %s: not a directory", config_str(c, "queue_dir"));
+		r = -1;
+	}
+	buf_free(&p);
+	return r;
+}
+
+static void reload_refused(const struct config *cfg, struct buf *reason)
+{
+	struct buf why = BUF_INIT;
+	log_error("reload refused, the running config stays: %s", buf_cstr(reason));
+	buf_printf(&why, "failed: %s", buf_cstr(reason));
+	reload_status(cfg, buf_cstr(&why));
+	buf_free(&why);
+}
+
 /* Everything is checked before anything changes: a config that does not
- * load, or a listener that cannot be bound, leaves the service as it was.
+ * load, names a missing account, daemon or queue, or asks for a listener
+ * that cannot be bound leaves the service as it was.
  * Open connections are never touched; the daemons restart gracefully
  * (children.c, daemons.c). */
 static void reload(struct config *cfg)
 {
 	struct config fresh;
-	struct buf err = BUF_INIT, why = BUF_INIT;
-	if (config_take(&fresh, &err) < 0) {
-		log_error("reload refused, the running config stays: %s", buf_cstr(&err));
-		buf_printf(&why, "failed: %s", buf_cstr(&err));
-		reload_status(cfg, buf_cstr(&why));
-	} else if (listeners_on && listen_reload(&fresh, &err) < 0) {
-		log_error("reload refused, the running config stays: %s", buf_cstr(&err));
-		buf_printf(&why, "failed: %s", buf_cstr(&err));
-		reload_status(cfg, buf_cstr(&why));
-		config_free(&fresh);
+	struct buf err = BUF_INIT;
+	if (config_stage(&fresh, &err) < 0) {
+		reload_refused(cfg, &err);
+	} else if (config_usable(&fresh, &err) < 0 ||
+		   (listeners_on && listen_reload(&fresh, &err) < 0) ||
+		   config_commit(&fresh, &err) < 0) {
+		/* (a failed commit comes after listen_reload: new listeners
+		 * stay bound, everything else keeps the old CONFIG.running) */
+		reload_refused(cfg, &err);
+		config_drop(&fresh);
 	} else {
 		if (strcmp(config_str(cfg, "run_dir"), config_str(&fresh, "run_dir")))
 			log_warn("reload: run_dir changes at the next restart; the sockets stay in %s",
@@ -239,7 +304,6 @@ static void reload(struct config *cfg)
 		reload_status(cfg, "ok");
 	}
 	buf_free(&err);
-	buf_free(&why);
 }
 
 /* Reads the pending signals; returns 1 if asked to stop. */
@@ -338,9 +402,11 @@ int main(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	buf_puts(&conf_src, conf);
 	buf_printf(&conf_run, "%s.running", conf);
-	buf_cstr(&conf_src);	/* both are used as C strings (.s) from here on */
+	buf_printf(&conf_tmp, "%s.running.tmp", conf);
+	buf_cstr(&conf_src);	/* all three are used as C strings (.s) from here on */
 	buf_cstr(&conf_run);
-	if (config_take(&cfg, &err) < 0)
+	buf_cstr(&conf_tmp);
+	if (config_stage(&cfg, &err) < 0 || config_commit(&cfg, &err) < 0)
 		die(1, "%s", buf_cstr(&err));
 	buf_free(&err);
 	signals_init();
@@ -366,6 +432,7 @@ int main(int argc, char **argv)
 	config_free(&cfg);
 	buf_free(&conf_src);
 	buf_free(&conf_run);
+	buf_free(&conf_tmp);
 	buf_free(&pid_file);
 	return 0;
 }

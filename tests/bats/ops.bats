@@ -120,6 +120,23 @@ PY
 	[ "$(ehlo_size "$PH_SMTP")" = "26214400" ]
 	run ehlo_size $((nb + 25))
 	assert_failure	# the new smtp port was bound, then given up again
+	# what the sessions read is still the accepted config
+	grep -q "^port_base = $PH_BASE$" "$CONF.running"
+	# a config naming a missing daemon directory or account is refused too
+	cp "$CONF.good" "$CONF"
+	setconf libexec_dir /nonexistent/libexec
+	run posthorn -C "$PH_DIR" reload
+	assert_failure
+	assert_output --partial "libexec_dir: /nonexistent/libexec/qmgr: No such file or directory"
+	if [ "$(id -u)" -eq 0 ]; then
+		cp "$CONF.good" "$CONF"
+		setconf user_queue no-such-user-here
+		run posthorn -C "$PH_DIR" reload
+		assert_failure
+		assert_output --partial 'user_queue: no account "no-such-user-here"'
+	fi
+	! grep -q "nonexistent\|no-such-user" "$CONF.running"
+	[ ! -e "$CONF.running.tmp" ]
 	posthorn -C "$PH_DIR" status | grep -q running
 }
 
