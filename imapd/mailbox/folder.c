@@ -559,6 +559,30 @@ out:;
 	return r;
 }
 
+/* Bytes and messages of one Maildir (new/ and cur/), for the quota. */
+static void usage_of(const char *dir, long long *bytes, long long *count)
+{
+	static const char *const subs[] = {"new", "cur"};
+	struct buf p = BUF_INIT;
+	for (size_t k = 0; k < 2; k++) {
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", dir, subs[k]);
+		DIR *d = opendir(buf_cstr(&p));
+		struct dirent *de;
+		struct stat st;
+		while (d && (de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.' ||
+			    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			*bytes += (long long)st.st_size;
+			(*count)++;
+		}
+		if (d)
+			closedir(d);
+	}
+	buf_free(&p);
+}
+
 static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	(void)st;
@@ -598,7 +622,13 @@ int folder_delete(const char *root, const char *name)
 	if (rename(buf_cstr(&dir), buf_cstr(&gone)) < 0)
 		goto out;
 	fsync_dir(root);
-	r = nftw(buf_cstr(&gone), rm_one, 8, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : 0;
+	long long bytes = 0, count = 0;
+	usage_of(buf_cstr(&gone), &bytes, &count);
+	if (count)
+		maildir_quota_add(root, -bytes, -count);
+	/* out of sight already: a failure here only leaves disk space used */
+	nftw(buf_cstr(&gone), rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	r = 0;
 out:;
 	int e = errno;
 	buf_free(&dir);

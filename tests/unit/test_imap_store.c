@@ -393,6 +393,15 @@ static void test_append_copy(void)
 	memset(big, 'x', sizeof big);
 	CHECK(mbox_append(root, "Sent", &nm, big, sizeof big, &v, &uid) == -1 && errno == EDQUOT);
 	CHECK(mbox_copy(s, seqs, 1, "Trash", &v2, dst) == 0);	/* 18 bytes still fit */
+	/* DELETE of a folder gives its messages' bytes back to the quota */
+	CHECK(folder_create(root, "Q") == 0);
+	CHECK(mbox_append(root, "Q", &nm, msg, strlen(msg), &v, &uid) == 0);
+	CHECK(folder_delete(root, "Q") == 0);
+	struct buf qs = BUF_INIT, qp = BUF_INIT;
+	buf_printf(&qp, "%s/maildirsize", root);
+	CHECK(file_read(buf_cstr(&qp), &qs, 4096) == 0 && mem_find(qs.s, qs.len, "\n18 1\n-18 -1\n", 13));
+	buf_free(&qs);
+	buf_free(&qp);
 	unlink(strcat(strcpy(big, root), "/maildirsize"));
 	mbox_close(s);
 }
