@@ -63,24 +63,6 @@ static void push(struct scan *sc, int i)
 	sc->in_header = 1;
 }
 
-static int is_name_char(unsigned char c)
-{
-	return c >= 33 && c <= 126 && c != ':';
-}
-
-/* A header line that starts a field: name, optional blanks, colon. */
-static int is_field(const char *l, size_t n)
-{
-	size_t i = 0;
-	while (i < n && is_name_char((unsigned char)l[i]))
-		i++;
-	if (i == 0 || i > HEADER_NAME_MAX)
-		return 0;
-	while (i < n && (l[i] == ' ' || l[i] == '\t'))
-		i++;
-	return i < n && l[i] == ':';
-}
-
 static void set_boundary(struct mime_msg *m, struct mime_part *p, const char *b, size_t n)
 {
 	if (n > MIME_BOUNDARY_MAX)
@@ -105,7 +87,7 @@ static void classify(struct scan *sc, int i, struct mime_fields *f)
 	struct mime_part *p = &m->parts[i];
 	struct header_field h;
 	int parent_digest = p->parent >= 0 && m->parts[p->parent].digest;
-	if (header_find(m->s + p->hdr, mime_hdr_len(p), "content-type", &h))
+	if (mime_hfind(m->s + p->hdr, mime_hdr_len(p), "content-type", &h))
 		mime_ctype_read(h.value, h.value_len, f);
 	int multi = f->have_type && f->subtype.len > 0 && ctype_is(f, "multipart", NULL);
 	int msg = f->have_type ? ctype_is(f, "message", "rfc822") : parent_digest;
@@ -276,18 +258,14 @@ static int is_blank(const char *l, size_t n)
 	return n == 0 || (n == 1 && l[0] == '\r');
 }
 
-/* One line of the innermost part's header. */
+/* One line of the innermost part's header: only a blank line ends it
+ * (a line that is not a field is a field without a value, as Dovecot and
+ * Cyrus read it). */
 static void header_line(struct scan *sc, const char *l, size_t n, size_t eol)
 {
-	const struct mime_part *p = &sc->m->parts[sc->open[sc->nopen - 1]];
-	int first = sc->off == p->hdr;
-	if (is_blank(l, n)) {
-		advance(sc, eol);
+	advance(sc, eol);
+	if (is_blank(l, n))
 		end_header(sc, sc->off, sc->lf, sc->bare);
-	} else if (is_field(l, n) || (!first && (l[0] == ' ' || l[0] == '\t')))
-		advance(sc, eol);
-	else
-		end_header(sc, sc->off, sc->lf, sc->bare);	/* no blank line */
 }
 
 static void scan_lines(struct scan *sc)

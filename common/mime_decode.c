@@ -18,7 +18,7 @@
 int mime_header_get(const char *hdr, size_t len, const char *name, struct buf *out)
 {
 	struct header_field f;
-	if (!header_find(hdr, len, name, &f))
+	if (!mime_hfind(hdr, len, name, &f))
 		return 0;
 	header_unfold(f.value, f.value_len, out);
 	return 1;

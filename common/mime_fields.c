@@ -153,9 +153,11 @@ static void read_field(struct mime_fields *f, const struct header_field *h)
 
 void mime_fields_read(struct mime_fields *f, const char *hdr, size_t len)
 {
-	struct header_iter it;
+	struct mime_hiter it;
 	struct header_field h;
-	header_iter_init(&it, hdr, len);
-	while (header_next(&it, &h) == 1)
-		read_field(f, &h);
+	int nc;
+	mime_hiter_init(&it, hdr, len);
+	while (mime_hiter_next(&it, &h, &nc) == 1)
+		if (!nc)
+			read_field(f, &h);
 }

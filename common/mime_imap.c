@@ -306,12 +306,13 @@ static int env_field(const struct header_field *h)
 static void env_collect(const char *hdr, size_t len, struct header_field *f,
 			int *have, struct buf *lists)
 {
-	struct header_iter it;
+	struct mime_hiter it;
 	struct header_field h;
 	struct buf v = BUF_INIT;
-	header_iter_init(&it, hdr, len);
-	while (header_next(&it, &h) == 1) {
-		int k = env_field(&h);
+	int nc;
+	mime_hiter_init(&it, hdr, len);
+	while (mime_hiter_next(&it, &h, &nc) == 1) {
+		int k = nc ? -1 : env_field(&h);
 		if (k < 0)
 			continue;
 		f[k] = h;

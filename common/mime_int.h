@@ -80,6 +80,21 @@ void mime_fields_read(struct mime_fields *f, const char *hdr, size_t len);
 /* Content-Type alone: type/subtype and parameters (for the parse). */
 void mime_ctype_read(const char *v, size_t n, struct mime_fields *f);
 
+/* The fields of a part's header (mime_hdr.c), as Dovecot reads them: a
+ * blank line ends the header; a line without a colon is a field without
+ * a value whose name is the line (*no_colon set). */
+#include "header.h"
+struct mime_hiter {
+	const char *s;
+	size_t len, off;
+};
+void mime_hiter_init(struct mime_hiter *it, const char *s, size_t len);
+int mime_hiter_next(struct mime_hiter *it, struct header_field *f, int *no_colon);
+/* First field called name (with a colon): 1 found, 0 not. */
+int mime_hfind(const char *hdr, size_t len, const char *name, struct header_field *f);
+/* 1 if a header block ends with its blank line. */
+int mime_hdr_blank(const char *hdr, size_t len);
+
 /* Header block of part i, bounded by MIME_HEADER_MAX. */
 size_t mime_hdr_len(const struct mime_part *p);
 

@@ -245,17 +245,19 @@ static int name_listed(const struct spec *sp, const struct header_field *f)
 static void header_fields(const struct mime_msg *m, const struct mime_part *p,
 			  const struct spec *sp, struct mime_section *sec)
 {
-	struct header_iter it;
+	struct mime_hiter it;
 	struct header_field f;
 	const char *h = m->s + p->hdr;
-	header_iter_init(&it, h, p->hdr_len);
-	while (header_next(&it, &f) == 1)
+	int nc;
+	mime_hiter_init(&it, h, p->hdr_len);
+	while (mime_hiter_next(&it, &f, &nc) == 1)
 		if (name_listed(sp, &f) == (sp->text == T_FIELDS))
 			add_bytes(sec, m, (size_t)(f.raw - m->s), f.raw_len);
-	/* RFC 3501 6.4.5: the blank line is included in all header fetches,
-	 * except in the case of a message which has no body and no blank line
-	 * (an empty header gets one, as Dovecot gives it) */
-	if (it.blank || p->body_len > 0 || p->hdr_len == 0)
+	/* RFC 3501 6.4.5: "the blank line is included in all header fetches,
+	 * except in the case of a message which has no body and no blank
+	 * line"; for such a header Dovecot adds it to HEADER.FIELDS but not to
+	 * HEADER.FIELDS.NOT, and so do we */
+	if (mime_hdr_blank(h, p->hdr_len) || p->hdr_len == 0 || sp->text == T_FIELDS)
 		add_view(sec, lf_only, 1);
 }
 
