@@ -14,6 +14,7 @@
 #include <string.h>
 
 #define FLUSH_AT 65536
+#define TRIM_AT (1024 * 1024)
 
 void session_maybe_flush(struct session *s)
 {
@@ -310,6 +311,7 @@ static int literal(struct session *s, const struct buf *line, unsigned long long
 		if (io_flush(&s->io) < 0)
 			return -2;
 	}
+	buf_reserve(&s->cmd, (size_t)n);	/* one allocation for a big APPEND */
 	return io_read_exact(&s->io, &s->cmd, (size_t)n) < 0 ? -2 : 1;
 }
 
@@ -423,6 +425,15 @@ static void run_command(struct session *s)
 	c->fn(s, &p);
 }
 
+/* An idle session must not keep the buffers of a big APPEND or FETCH. */
+static void trim(struct session *s)
+{
+	if (s->cmd.cap > TRIM_AT)
+		buf_free(&s->cmd);
+	if (s->io.out.len == 0 && s->io.out.cap > TRIM_AT)
+		buf_free(&s->io.out);
+}
+
 int session_run(struct session *s)
 {
 	while (!s->done) {
@@ -440,6 +451,7 @@ int session_run(struct session *s)
 		}
 		if ((s->done || io_pending(&s->io) == 0) && io_flush(&s->io) < 0)
 			break;
+		trim(s);
 	}
 	io_flush(&s->io);
 	return 0;
