@@ -1,6 +1,7 @@
 /* master.h: the modules of libexec/master and what they share: the log
  * collector (logger.c), the table of children (children.c), the listeners
- * and per-connection smtpd (listen.c).  Only master includes this. */
+ * and per-connection smtpd (listen.c), the config copy the children read
+ * (snapshot.c).  Only master includes this. */
 #ifndef POSTHORN_MASTER_H
 #define POSTHORN_MASTER_H
 
@@ -77,6 +78,18 @@ pid_t spawn_start(const struct spawn *sp);	/* pid, or -1 (errno) */
 struct account;
 /* account_lookup(), remembered by name. */
 int account_cached(const char *name, struct account *a);
+
+/* snapshot.c: CONFIG.running, what the children read (design.md "Reload").
+ * copy = 0 (--no-listen): the children read CONFIG itself. */
+void snapshot_init(const char *conf, int copy);
+const char *config_source(void);	/* CONFIG, for the log */
+/* Loads and checks CONFIG into out, from its staged copy: 0, or -1 with
+ * the config's own error in err. */
+int config_stage(struct config *out, struct buf *err);
+/* The staged copy becomes CONFIG.running; c is reloaded from it. */
+int config_commit(struct config *c, struct buf *err);
+void config_drop(struct config *c);	/* a refused stage: copy removed */
+void snapshot_end(const struct config *c);	/* at stop: CONFIG.running removed */
 
 /* listen.c */
 int listen_open(const struct config *cfg);	/* 0 ok, -1 (logged) */
