@@ -4,8 +4,8 @@
 # (two-way sync with folders and flags, STARTTLS and IMAPS with strict
 # certificate checks against the instance CA), s-nail in batch mode over
 # imaps, curl imap:// and imaps://, the npm client imapflow
-# (tests/node/imapflow_check.mjs: list, fetch, search, flags, move,
-# append, IDLE seeing a message delivered over SMTP and another session's
+# (tests/node/imapflow_check.mjs: list with a non-ASCII folder, fetch,
+# search, flags, move, append, a multipart's BODYSTRUCTURE and parts, IDLE seeing a message delivered over SMTP and another session's
 # STORE and EXPUNGE) and fetchmail over IMAP (keep).
 # Mail reaches the server over SMTP (swaks --data: the exact bytes sent).
 #
@@ -325,7 +325,7 @@ PY
 	[ "$status" -ne 0 ]
 }
 
-@test "imap clients: imapflow over TLS: list, fetch (envelope, bodyStructure, source), search, flags, move, append, IDLE sees SMTP delivery and another session's STORE and EXPUNGE" {
+@test "imap clients: imapflow over TLS: list, fetch (envelope, bodyStructure, source), search, flags, move, append, a multipart's parts, IDLE sees SMTP delivery and another session's STORE and EXPUNGE" {
 	command -v node >/dev/null || skip "node not installed"
 	[ -d "$PH_ROOT/tests/node/node_modules/imapflow" ] || skip "imapflow not installed (npm ci --prefix tests/node)"
 	deliver 1 "flow one" "imapflow first"
@@ -348,6 +348,7 @@ PY
 	grep -q '^other session: flags of 1: .*Answered' "$T/flow.out"
 	grep -q '^other session: expunged 1$' "$T/flow.out"
 	grep -q '^append: ' "$T/flow.out"
+	grep -q '^multipart: multipart/mixed 1=text/plain 2=application/octet-stream' "$T/flow.out"
 	grep -q '^ok$' "$T/flow.out"
 }
 

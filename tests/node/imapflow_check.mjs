@@ -6,7 +6,8 @@
 // bodyStructure, source, flags), SEARCH, STORE, MOVE, then prints
 // "idling" once the IDLE command is running and waits (at most 60 s) for
 // the test to deliver a third message over SMTP; then a second session
-// sets a flag and expunges while the first one idles; last an APPEND.  Prints one line per
+// sets a flag and expunges while the first one idles; last an APPEND and
+// a multipart message with an attachment downloaded part by part.  Prints one line per
 // step and "ok" at the end.  A failed check is reported ("FAIL step:
 // reason") and the next steps still run, so that one run names every
 // failure; then the exit status is 1.
@@ -64,11 +65,13 @@ async function idleWhile(action, waitFor) {
 
 async function listAndCreate() {
 	await client.mailboxCreate('Flow');
+	await client.mailboxCreate('Gr\u00fc\u00dfe \u65e5\u672c');
 	const boxes = await client.list();
 	const paths = boxes.map((b) => b.path);
 	console.log('list: ' + paths.join(' '));
 	check(paths.includes('INBOX'), 'INBOX listed');
 	check(paths.includes('Flow'), 'Flow listed after CREATE');
+	check(paths.includes('Gr\u00fc\u00dfe \u65e5\u672c'), 'a non-ASCII folder name (modified UTF-7) listed as created');
 }
 
 async function fetchFirst() {
@@ -173,6 +176,42 @@ async function append() {
 	await client.mailboxOpen('INBOX');
 }
 
+// A multipart message with a binary attachment: BODYSTRUCTURE as imapflow
+// reads it, and the attachment downloaded (BODY[2], base64 decoded by the
+// client) equals the bytes that were attached.
+async function multipart() {
+	const bin = Buffer.alloc(3000);
+	for (let i = 0; i < bin.length; i++) bin[i] = (i * 7 + 3) & 255;
+	const b64 = bin.toString('base64').replace(/.{76}/g, '$&\r\n');
+	const raw = Buffer.from('From: Flow <flow@example.test>\r\nTo: ' + user + '\r\n' +
+		'Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= with attachment\r\nMIME-Version: 1.0\r\n' +
+		'Content-Type: multipart/mixed; boundary="b1"\r\n\r\npreamble\r\n--b1\r\n' +
+		'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n' +
+		'Gr\u00fc\u00dfe\r\n--b1\r\nContent-Type: application/octet-stream; name="data.bin"\r\n' +
+		'Content-Disposition: attachment; filename="data.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n' +
+		b64 + '\r\n--b1--\r\n', 'utf8');
+	const res = await client.append('Flow', raw);
+	await client.mailboxOpen('Flow');
+	const m = await client.fetchOne(String(res.uid), { envelope: true, bodyStructure: true }, { uid: true });
+	const bs = m.bodyStructure;
+	console.log('multipart: ' + bs.type + ' ' + (bs.childNodes || []).map((c) => c.part + '=' + c.type).join(' '));
+	check(m.envelope.subject === 'Gr\u00fc\u00dfe with attachment', 'encoded-word subject decoded');
+	check(bs.type === 'multipart/mixed' && bs.childNodes && bs.childNodes.length === 2, 'two parts');
+	const [t, a] = bs.childNodes;
+	check(t.part === '1' && t.type === 'text/plain' && t.parameters.charset === 'utf-8', 'part 1 text/plain utf-8');
+	check(a.part === '2' && a.type === 'application/octet-stream' && a.encoding === 'base64', 'part 2 base64');
+	check(a.disposition === 'attachment' && a.dispositionParameters.filename === 'data.bin', 'attachment disposition');
+	const { content } = await client.download(String(res.uid), '2', { uid: true });
+	const chunks = [];
+	for await (const c of content) chunks.push(c);
+	check(Buffer.concat(chunks).equals(bin), 'downloaded attachment equals the bytes attached');
+	const { content: text } = await client.download(String(res.uid), '1', { uid: true });
+	const tchunks = [];
+	for await (const c of text) tchunks.push(c);
+	check(Buffer.concat(tchunks).toString('utf8') === 'Gr\u00fc\u00dfe', 'part 1 text');
+	await client.mailboxOpen('INBOX');
+}
+
 try {
 	await client.connect();
 	console.log('connected: secure ' + client.secureConnection);
@@ -185,6 +224,7 @@ try {
 	await step('idle', idle);
 	await step('two sessions', twoSessions);
 	await step('append', append);
+	await step('multipart', multipart);
 	await client.logout();
 	if (failures.length) {
 		console.log('failed: ' + failures.join(', '));
