@@ -5,8 +5,9 @@
 # certificate checks against the instance CA), s-nail in batch mode over
 # imaps, curl imap:// and imaps://, the npm client imapflow
 # (tests/node/imapflow_check.mjs: list with a non-ASCII folder, fetch,
-# search, flags, move, append, a multipart's BODYSTRUCTURE and parts, IDLE seeing a message delivered over SMTP and another session's
-# STORE and EXPUNGE) and fetchmail over IMAP (keep).
+# search, flags, move, append, a multipart's BODYSTRUCTURE and parts, IDLE
+# seeing a message delivered over SMTP and another session's STORE and
+# EXPUNGE) and fetchmail over IMAP (keep).
 # Mail reaches the server over SMTP (swaks --data: the exact bytes sent).
 #
 # IMAPC_DOVECOT=DIR runs the same tests against a reference Dovecot
