@@ -393,7 +393,7 @@ int mbox_copy(struct mbox *m, const size_t *seqs, size_t n, const char *name,
 	memset(&j, 0, sizeof j);
 	j.src = m;
 	int r = -1, e;
-	if (folder_dir(m->root, name, &dir) < 0)
+	if (mbox_stale(m) || folder_dir(m->root, name, &dir) < 0)
 		goto out;
 	if (!folder_exists(buf_cstr(&dir))) {
 		errno = ENOENT;

@@ -122,6 +122,18 @@ static void mark_seen(struct mbox *m)
 	m->seen_gen = m->ul.mem_gen;
 }
 
+/* The folder's index was rebuilt with a new UIDVALIDITY (removed or
+ * damaged): the view's UIDs mean other messages now, so nothing more is
+ * done with it (errno ESTALE; the session ends, RFC 3501 2.3.1.1). */
+int mbox_stale(const struct mbox *m)
+{
+	if (m->uidvalidity && m->ul.uidvalidity != m->uidvalidity) {
+		errno = ESTALE;
+		return 1;
+	}
+	return 0;
+}
+
 /* Takes the index lock for a change the view makes itself; *own is set
  * when the view matched the index and nobody else changed it meanwhile,
  * so that afterwards the view still matches without a comparison. */
@@ -130,6 +142,11 @@ static int begin_own(struct mbox *m, int *own)
 	int seen = index_seen(m);
 	if (uidlist_begin(&m->ul) < 0)
 		return -1;
+	if (mbox_stale(m)) {
+		uidlist_end(&m->ul);
+		errno = ESTALE;
+		return -1;
+	}
 	*own = seen && index_seen(m);
 	return 0;
 }
@@ -228,7 +245,7 @@ static int refresh_view(struct mbox *m, int allow_expunge, struct mbox_update *u
 	m->ul.claim_recent = !m->readonly;
 	int r = uidlist_sync(&m->ul);
 	m->ul.claim_recent = 0;
-	if (r < 0)
+	if (r < 0 || mbox_stale(m))
 		return -1;
 	kw_load(m->dir, &m->kw);
 	if (index_seen(m) && !(allow_expunge && m->expunge_pending))
@@ -412,6 +429,11 @@ int mbox_keyword_find(struct mbox *m, const char *name, size_t n, int create)
 	}
 	if (uidlist_begin(&m->ul) < 0)
 		return -1;
+	if (mbox_stale(m)) {
+		uidlist_end(&m->ul);
+		errno = ESTALE;
+		return -1;
+	}
 	k = kw_add(m->dir, &m->kw, name, n);
 	int e = errno;
 	if (uidlist_end(&m->ul) < 0 && k >= 0)
@@ -448,11 +470,13 @@ int mbox_map(struct mbox *m, size_t seq, const char **data, size_t *len)
 		errno = ENOENT;
 		return -1;
 	}
+	if (mbox_stale(m))
+		return -1;
 	int fd = open_msg(m, v->uid);
 	if (fd < 0 && errno == ENOENT) {
 		/* renamed by another reader since the index was read */
 		m->ul.stamp_cur = m->ul.stamp_new = 0;
-		if (uidlist_sync(&m->ul) < 0)
+		if (uidlist_sync(&m->ul) < 0 || mbox_stale(m))
 			return -1;
 		fd = open_msg(m, v->uid);
 	}

@@ -95,8 +95,14 @@ int mbox_keyword_find(struct mbox *m, const char *name, size_t n, int create);
  * the view, marked expunged, until a later sync may report them
  * (RFC 3501 7.4.1).  up may be NULL (changes are then kept for the next
  * call).  Cheap when nothing changed (no directory rescan: stamps).
- * 0 ok, -1 errno. */
+ * 0 ok, -1 errno.  errno ESTALE (also from mbox_map, mbox_store,
+ * mbox_expunge, mbox_copy, mbox_keyword_find): the folder's index was
+ * rebuilt with a new UIDVALIDITY (removed or damaged behind our back);
+ * the view's UIDs now name other messages, so the store refuses to use
+ * it: the session should end with "* BYE" (RFC 3501 2.3.1.1). */
 int mbox_sync(struct mbox *m, int allow_expunge, struct mbox_update *up);
+/* 1 (errno ESTALE) when the view is stale as above, else 0. */
+int mbox_stale(const struct mbox *m);
 
 /* ---- message content (mbox.c) ---- */
 

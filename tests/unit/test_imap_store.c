@@ -439,6 +439,32 @@ static void test_upgrade(void)
 	buf_free(&dir);
 }
 
+/* The index removed behind an open view: a new UIDVALIDITY, and the old
+ * view refuses to go on (its UIDs name other messages now). */
+static void test_stale(void)
+{
+	struct mbox *m, *n;
+	CHECK(mbox_open(root, "Trash", 0, &m) == 0 && mbox_count(m) > 0);
+	unsigned long v = mbox_uidvalidity(m);
+	struct buf p = BUF_INIT;
+	buf_printf(&p, "%s/.Trash/%s", root, UIDLIST_FILE);
+	CHECK(unlink(buf_cstr(&p)) == 0);
+	buf_free(&p);
+	sleep(1);	/* a new UIDVALIDITY is the time in seconds */
+	CHECK(mbox_open(root, "Trash", 0, &n) == 0 && mbox_uidvalidity(n) != v);
+	struct mbox_update up;
+	CHECK(mbox_sync(m, 1, &up) == -1 && errno == ESTALE && mbox_stale(m));
+	mbox_update_free(&up);
+	const char *data;
+	size_t len, one = 1;
+	CHECK(mbox_map(m, 1, &data, &len) == -1 && errno == ESTALE);
+	CHECK(mbox_store(m, &one, 1, MBOX_STORE_ADD, MF_SEEN, 0, 0, NULL, NULL) == -1 && errno == ESTALE);
+	CHECK(!mbox_stale(n) && mbox_map(n, 1, &data, &len) == 0);
+	mbox_unmap(data, len);
+	mbox_close(m);
+	mbox_close(n);
+}
+
 static void test_watch(void)
 {
 	struct mbox *m;
@@ -572,6 +598,7 @@ int main(void)
 	test_rename_inbox();
 	test_upgrade();
 	test_watch();
+	test_stale();
 	test_stress();
 	char cmd[192];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
