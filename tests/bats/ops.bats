@@ -192,7 +192,7 @@ PY
 
 @test "reload: an SMTP session open across a reload completes its message" {
 	ph_start
-	python3 - "$PH_SMTP" "$PH_BIN/posthorn" "$PH_DIR" <<'PY'
+	python3 - "$PH_SMTP" "$PH_BIN/posthorn" "$PH_DIR" <<'PY' || { cat "$LOG"; false; }
 import smtplib, subprocess, sys
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
 s.ehlo("client.example")
