@@ -406,10 +406,36 @@ static void remove_at(struct uidlist *u, struct uid_msg *m)
 
 /* ---- the list file ---- */
 
+/* The last UIDVALIDITY given, kept in the lock file (which is never
+ * removed), so that a list rebuilt within the same second as the one it
+ * replaces still gets a new value. */
+static unsigned long last_validity(const struct uidlist *u)
+{
+	char text[32];
+	ssize_t r = u->lock_fd >= 0 ? pread(u->lock_fd, text, sizeof text, 0) : -1;
+	unsigned long long v;
+	if (r < 3 || text[0] != 'V' || !memchr(text, '\n', (size_t)r) ||
+	    mem_to_u64(text + 1, (size_t)((char *)memchr(text, '\n', (size_t)r) - text - 1), &v) < 0 ||
+	    v > 0xffffffffULL)
+		return 0;
+	return (unsigned long)v;
+}
+
+static void remember_validity(const struct uidlist *u)
+{
+	char text[32];
+	int n = snprintf(text, sizeof text, "V%lu\n", u->uidvalidity);
+	if (u->lock_fd >= 0 && n > 0 && last_validity(u) != u->uidvalidity)
+		if (pwrite(u->lock_fd, text, (size_t)n, 0) == n)
+			(void)ftruncate(u->lock_fd, n);
+}
+
 static void start_fresh(struct uidlist *u)
 {
 	clear_msgs(u);
-	unsigned long v = (unsigned long)time(NULL);
+	unsigned long v = (unsigned long)time(NULL), last = last_validity(u);
+	if (last > u->uidvalidity)
+		u->uidvalidity = last;
 	/* a list rebuilt within the same second must still get a new value */
 	u->uidvalidity = v > u->uidvalidity ? v : u->uidvalidity + 1;
 	u->next_uid = 1;
@@ -732,6 +758,7 @@ static int fold(struct uidlist *u)
 	int r = write_file(u, UIDLIST_FILE, &text, &st);
 	if (r == 0) {
 		remember_file(u, &st);
+		remember_validity(u);
 		u->version = 2;
 		buf_reset(&text);
 		buf_printf(&text, "posthorn-uidlist-log G%llu\n", u->gen);
