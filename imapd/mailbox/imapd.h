@@ -18,7 +18,7 @@
 /* ---- parse.c ---- */
 
 #define IMAP_DEPTH_MAX 16	/* nesting of parenthesised lists */
-#define IMAP_SEQ_MAX 4096	/* ranges in one sequence set */
+#define IMAP_SEQ_MAX 32768	/* ranges in one sequence set (a 64 KiB line) */
 #define IMAP_LITERAL_DIGITS 10	/* {n}: at most this many digits */
 
 /* A command as one buffer: its lines and the literal bytes that follow

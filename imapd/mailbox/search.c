@@ -31,6 +31,7 @@ struct snode {
 	long long date;
 	unsigned long long num;
 	struct imap_seqset set;
+	unsigned char *bits;		/* a long set as a map of seq numbers */
 	struct imap_str field, str;
 };
 
@@ -40,7 +41,11 @@ struct sparse {
 	struct snode *nodes;
 	size_t n;
 	int depth;
+	int maps;		/* set keys turned into maps */
 };
+
+#define SEARCH_MAP_RANGES 16	/* a set with more ranges is mapped... */
+#define SEARCH_MAPS_MAX 8	/* ...up to this many per command */
 
 /* A message during evaluation: its file mapped on first need. */
 struct smsg {
@@ -143,11 +148,38 @@ static struct snode *modseq_key(struct sparse *sp)
 	return imap_p_number(sp->p, &n->num) < 0 ? NULL : n;
 }
 
+/* Marks the messages of a long set in a map over sequence numbers, so
+ * matching is not linear in its ranges for every message. */
+static void set_map(struct sparse *sp, struct snode *n)
+{
+	struct mbox *mb = sp->s->mb;
+	size_t count = mbox_count(mb);
+	unsigned long star = n->op == SK_UID ? (count ? mbox_msg(mb, count)->uid : 0) : count;
+	n->bits = xcalloc(size_add(count, 2), 1);
+	for (size_t i = 0; i < n->set.n; i++) {
+		unsigned long lo = n->set.r[i].lo ? n->set.r[i].lo : star;
+		unsigned long hi = n->set.r[i].hi ? n->set.r[i].hi : star;
+		if (lo > hi) {
+			unsigned long t = lo;
+			lo = hi;
+			hi = t;
+		}
+		size_t a = n->op == SK_UID ? mbox_seq_at_or_after(mb, lo) : lo;
+		size_t b = n->op == SK_UID ? mbox_seq_at_or_after(mb, hi + 1) - 1 : hi;
+		for (size_t k = a ? a : 1; k <= b && k <= count; k++)
+			n->bits[k] = 1;
+	}
+}
+
 static struct snode *set_key(struct sparse *sp, enum sk op)
 {
 	struct snode *n = node(sp, op);
 	if (!n || imap_p_seqset(sp->p, &n->set) < 0)
 		return NULL;
+	if (n->set.n > SEARCH_MAP_RANGES && sp->maps < SEARCH_MAPS_MAX) {
+		sp->maps++;
+		set_map(sp, n);
+	}
 	return n;
 }
 
@@ -384,8 +416,12 @@ static int match(struct smsg *x, const struct snode *n)
 	case SK_SMALLER:
 		return m->size < n->num;
 	case SK_SEQ:
+		if (n->bits)
+			return n->bits[x->seq];
 		return imap_seqset_has(&n->set, x->seq, mbox_count(x->s->mb));
 	case SK_UID:
+		if (n->bits)
+			return n->bits[x->seq];
 		star = mbox_count(x->s->mb) ? mbox_msg(x->s->mb, mbox_count(x->s->mb))->uid : 0;
 		return imap_seqset_has(&n->set, m->uid, star);
 	case SK_HEADER:
@@ -451,8 +487,10 @@ static int charset(struct imap_parser *p)
 
 static void free_sets(struct sparse *sp)
 {
-	for (size_t i = 0; i < sp->n; i++)
+	for (size_t i = 0; i < sp->n; i++) {
 		imap_seqset_free(&sp->nodes[i].set);
+		free(sp->nodes[i].bits);
+	}
 	free(sp->nodes);
 }
 
@@ -539,7 +577,7 @@ void cmd_search(struct session *s, struct imap_parser *p)
 		return session_bad(s, "syntax: SEARCH [RETURN (...)] [CHARSET x] keys");
 	if (cs == -2)
 		return session_tagged(s, "NO", "[BADCHARSET (US-ASCII UTF-8)] unsupported charset");
-	struct sparse sp = {s, p, xcalloc(SEARCH_NODES_MAX, sizeof(struct snode)), 0, 0};
+	struct sparse sp = {s, p, xcalloc(SEARCH_NODES_MAX, sizeof(struct snode)), 0, 0, 0};
 	struct snode *root = node(&sp, SK_AND), **tail = &root->kid;
 	do {
 		struct snode *k = key(&sp);

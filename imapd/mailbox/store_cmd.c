@@ -115,6 +115,10 @@ void cmd_store(struct session *s, struct imap_parser *p)
 		return session_bad(s, "syntax: STORE set [(UNCHANGEDSINCE n)] [+-]FLAGS[.SILENT] (flags)");
 	}
 	int fr = session_flags(s, p, op != MBOX_STORE_REMOVE && !mbox_readonly(s->mb), &flags, &kw);
+	if (fr == -2) {
+		free(seqs);
+		return session_tagged(s, "NO", "[LIMIT] too many keywords in this mailbox");
+	}
 	if (fr == -1 || !imap_p_end(p)) {
 		free(seqs);
 		return session_bad(s, "bad flag list");
@@ -124,10 +128,6 @@ void cmd_store(struct session *s, struct imap_parser *p)
 	if (mbox_readonly(s->mb)) {
 		free(seqs);
 		return session_tagged(s, "NO", "[READ-ONLY] mailbox is read-only");
-	}
-	if (fr == -2) {
-		free(seqs);
-		return session_tagged(s, "NO", "[LIMIT] too many keywords in this mailbox");
 	}
 	if (n && mbox_store(s->mb, seqs, n, op, flags, kw, since == 0 ? 0 : since, &failed,
 			    &nfailed) < 0) {

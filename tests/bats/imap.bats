@@ -373,6 +373,8 @@ mods = [int(l.split("MODSEQ (")[1].split(")")[0]) for l in r[:-1]]
 m1, mx = mods[0], max(mods)
 r = s.cmd("STORE 1 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % m1)
 assert s.ok(r) == "OK" and "MODIFIED" not in r[-1] and "MODSEQ (" in r[0], r
+r = s.cmd("STORE 1 +FLAGS (" + " ".join("kw%d" % i for i in range(30)) + ")")
+assert s.ok(r) == "NO" and "[LIMIT]" in r[-1], r	# 26 keywords per folder
 r = s.cmd("STORE 1 (UNCHANGEDSINCE %d) +FLAGS (\\Flagged)" % m1)
 assert s.ok(r) == "OK" and "[MODIFIED 1]" in r[-1], r
 r = s.cmd("UID STORE 2 (UNCHANGEDSINCE %d) +FLAGS.SILENT (\\Draft)" % mx)
@@ -459,6 +461,9 @@ assert srch("SENTBEFORE 3-Jan-2023") == "* SEARCH 1"
 assert srch("SENTSINCE 2-Jan-2023") == "* SEARCH 1 2"
 assert srch("2:3") == "* SEARCH 2 3"
 assert srch("UID 1,3") == "* SEARCH 1 3"
+assert srch("UID " + ",".join(str(i) for i in range(40, 0, -2))) == "* SEARCH 2"	# a long set
+assert srch(",".join(["3", "1", "9:10"] * 10)) == "* SEARCH 1 3"
+assert srch("NOT UID " + ",".join(str(i) for i in range(2, 60, 2))) == "* SEARCH 1 3"
 assert srch("NOT 2") == "* SEARCH 1 3"
 assert srch("OR 1 3") == "* SEARCH 1 3"
 assert srch("(OR FLAGGED 1) NOT SUBJECT first") == "* SEARCH 2"

@@ -118,7 +118,7 @@ static void test_seqset(void)
 	CHECK(imap_p_seqset(P("1,"), &s) < 0 && s.r == NULL);
 	CHECK(imap_p_seqset(P("1:"), &s) < 0);
 	CHECK(imap_p_seqset(P("a"), &s) < 0);
-	static char many[4096 * 2 + 8];
+	static char many[IMAP_SEQ_MAX * 2 + 8];
 	size_t n = 0;
 	for (int i = 0; i < IMAP_SEQ_MAX + 1; i++) {
 		many[n++] = '1';
