@@ -173,48 +173,62 @@ void session_updates(struct session *s, int allow_expunge)
 	mbox_update_free(&up);
 }
 
-/* Marks seq numbers lo..hi (clipped to the folder). */
-static void mark(unsigned char *m, size_t lo, size_t hi, size_t count)
+struct span {
+	size_t a, b;		/* seq numbers a..b */
+};
+
+static int span_cmp(const void *x, const void *y)
 {
-	if (hi > count)
-		hi = count;
-	for (size_t i = lo ? lo : 1; i <= hi; i++)
-		m[i] = 1;
+	const struct span *p = x, *q = y;
+	return p->a < q->a ? -1 : p->a > q->a;
+}
+
+/* A range as seq numbers (b < a: empty); -1 outside the folder. */
+static int to_span(struct session *s, const struct imap_range *r, int uid, unsigned long star,
+		   struct span *out)
+{
+	size_t count = mbox_count(s->mb);
+	unsigned long lo = r->lo ? r->lo : star, hi = r->hi ? r->hi : star;
+	if (lo > hi) {
+		unsigned long t = lo;
+		lo = hi;
+		hi = t;
+	}
+	if (uid) {
+		out->a = mbox_seq_at_or_after(s->mb, lo);
+		out->b = mbox_seq_at_or_after(s->mb, hi + 1) - 1;
+		return 0;
+	}
+	if (lo == 0 || hi > count)
+		return -1;
+	out->a = lo;
+	out->b = hi;
+	return 0;
 }
 
 int session_seqs(struct session *s, const struct imap_seqset *set, int uid,
 		 size_t **out, size_t *n)
 {
-	size_t count = mbox_count(s->mb);
+	size_t count = mbox_count(s->mb), k = 0;
 	unsigned long star = uid ? (count ? mbox_msg(s->mb, count)->uid : 0) : count;
-	unsigned char *m = xcalloc(size_add(count, 2), 1);
-	for (size_t i = 0; i < set->n; i++) {
-		unsigned long lo = set->r[i].lo ? set->r[i].lo : star;
-		unsigned long hi = set->r[i].hi ? set->r[i].hi : star;
-		if (lo > hi) {
-			unsigned long t = lo;
-			lo = hi;
-			hi = t;
-		}
-		if (uid) {
-			mark(m, mbox_seq_at_or_after(s->mb, lo), mbox_seq_at_or_after(s->mb, hi + 1) - 1,
-			     count);
-		} else if (lo == 0 || hi > count) {
-			free(m);
+	struct span *sp = xcalloc(set->n ? set->n : 1, sizeof *sp);
+	for (size_t i = 0; i < set->n; i++)
+		if (to_span(s, &set->r[i], uid, star, &sp[i]) < 0) {
+			free(sp);
 			return -1;
-		} else {
-			mark(m, lo, hi, count);
 		}
-	}
-	size_t k = 0;
-	for (size_t i = 1; i <= count; i++)
-		k += m[i];
-	*out = xcalloc(k ? k : 1, sizeof **out);
+	/* sorted and merged, overlapping ranges cost nothing extra */
+	qsort(sp, set->n, sizeof *sp, span_cmp);
+	*out = xcalloc(count ? count : 1, sizeof **out);
 	*n = 0;
-	for (size_t i = 1; i <= count; i++)
-		if (m[i])
-			(*out)[(*n)++] = i;
-	free(m);
+	size_t next = 1;	/* lowest seq not yet taken */
+	for (size_t i = 0; i < set->n; i++)
+		for (size_t q = sp[i].a > next ? sp[i].a : next; q <= sp[i].b && q <= count; q++) {
+			(*out)[k++] = q;
+			next = q + 1;
+		}
+	*n = k;
+	free(sp);
 	return 0;
 }
 
