@@ -223,7 +223,10 @@ static void add_new(struct mbox *m)
 	}
 	for (size_t j = lo; j < ul->n; j++) {
 		const struct uid_msg *u = &ul->msgs[j];
-		unsigned recent = u->uid > ul->claim_lo && u->uid <= ul->claim_hi ? MF_RECENT : 0;
+		/* EXAMINE shows what nobody has claimed yet, without claiming it */
+		int is_recent = m->readonly ? u->uid > ul->recent_uid
+					    : u->uid > ul->claim_lo && u->uid <= ul->claim_hi;
+		unsigned recent = is_recent ? MF_RECENT : 0;
 		view_push(m, u, recent);
 		m->exists_pending = 1;
 	}

@@ -62,7 +62,8 @@ struct mbox;	/* opaque: one selected folder as one session sees it */
 /* ---- opening and state (mbox.c) ---- */
 
 /* Opens folder name of the Maildir root for a session.  readonly: EXAMINE
- * (no \Recent claimed, no flag changes, no expunge).  Creates the folder's
+ * (no \Recent claimed: messages nobody has claimed show as \Recent but
+ * stay so for the next SELECT; no flag changes, no expunge).  Creates the folder's
  * index if missing.  0 ok, -1 errno. */
 int mbox_open(const char *root, const char *name, int readonly, struct mbox **out);
 void mbox_close(struct mbox *m);

@@ -329,6 +329,15 @@ static void test_append_copy(void)
 	      mbox_msg(t, 1)->keywords == 1);
 	CHECK(mbox_recent(t) == 2);
 	mbox_close(t);
+	/* EXAMINE shows an unclaimed message as recent without claiming it */
+	CHECK(mbox_append(root, "Trash", &nm, msg, strlen(msg), &v2, &uid2) == 0);
+	CHECK(mbox_open(root, "Trash", 1, &t) == 0 && mbox_recent(t) == 1 &&
+	      (mbox_msg(t, 3)->flags & MF_RECENT));
+	mbox_close(t);
+	CHECK(mbox_open(root, "Trash", 0, &t) == 0 && mbox_recent(t) == 1);
+	mbox_close(t);
+	CHECK(mbox_open(root, "Trash", 1, &t) == 0 && mbox_recent(t) == 0);
+	mbox_close(t);
 	/* MOVE's removal: by uid, whatever the flags */
 	struct mbox_update up;
 	memset(&up, 0, sizeof up);
@@ -373,8 +382,8 @@ static void test_append_copy(void)
 
 	/* STATUS from the index */
 	struct folder_status st;
-	CHECK(folder_status(root, "Trash", &st) == 0 && st.messages == 2 && st.uidnext == 3 &&
-	      st.unseen == 0 && st.recent == 0 && st.uidvalidity == v2 && st.size == 2 * strlen(msg));
+	CHECK(folder_status(root, "Trash", &st) == 0 && st.messages == 3 && st.uidnext == 4 &&
+	      st.unseen == 0 && st.recent == 0 && st.uidvalidity == v2 && st.size == 3 * strlen(msg));
 	CHECK(folder_status(root, "Nope", &st) == -1 && errno == ENOENT);
 
 	/* APPEND and COPY into the selected folder itself */
