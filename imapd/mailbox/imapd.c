@@ -119,6 +119,7 @@ int main(int argc, char **argv)
 	greet(&s);
 	log_info("user %s: session started", s.user);
 	int rc = io_flush(&s.io) < 0 ? 0 : session_run(&s);
+	log_info("user %s: session ended (%ld bad commands)", s.user, s.errors);
 	if (s.mb)
 		mbox_close(s.mb);
 	buf_free(&s.cmd);

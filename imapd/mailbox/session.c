@@ -357,8 +357,13 @@ static int read_command(struct session *s)
 		int l = literal(s, &line, &budget);
 		if (l == 0)
 			break;
-		if (l < 0 || ++nlit > IMAP_LITERALS_MAX) {
+		if (l < 0) {
 			rc = l == -1 ? 0 : -1;
+			break;
+		}
+		if (++nlit > IMAP_LITERALS_MAX) {
+			buf_puts(&s->io.out, "* BYE too many literals in one command\r\n");
+			rc = -1;
 			break;
 		}
 	}
