@@ -134,6 +134,11 @@ assert s.ok(s.cmd("NOOP")) == "OK"
 s.send(b"huge SELECT {100000+}\r\n")
 rest = s.p.stdout.read().decode()
 assert "* BYE" in rest, rest
+# more than 1000 literals in one command end the session too
+s = Session()
+s.send(b"many ID (" + b"{1+}\r\nx " * 1001 + b")\r\n")
+rest = s.p.stdout.read().decode()
+assert "* BYE too many literals" in rest, rest
 PY
 }
 
