@@ -232,12 +232,21 @@ static void on_boundary(struct scan *sc, int k, int close, size_t eol)
 {
 	struct mime_part *p = &sc->m->parts[sc->open[sc->nopen - 1]];
 	if (sc->in_header) {
+		/* the header loses the line end; the part (and a message it
+		 * starts) is empty; the message/rfc822 parts around it keep
+		 * the line end in their bodies (Dovecot) */
+		int level = sc->nopen - 1;
 		struct cut h = cut_before(sc, p->hdr);
+		struct cut whole = {sc->off, sc->lf, sc->bare};
 		end_header(sc, h.end, h.lf, h.bare);
-	} else if (sc->nopen - 1 > k && p->body == sc->off && p->hdr_len > 0 &&
-		   p->hdr + p->hdr_len == sc->off)
-		drop_blank_line(sc, p);
-	close_to(sc, k, cut_before(sc, sc->seg));
+		close_to(sc, level - 1, h);
+		close_to(sc, k, whole);
+	} else {
+		if (sc->nopen - 1 > k && p->body == sc->off && p->hdr_len > 0 &&
+		    p->hdr + p->hdr_len == sc->off)
+			drop_blank_line(sc, p);
+		close_to(sc, k, cut_before(sc, sc->seg));
+	}
 	sc->in_header = 0;
 	struct mime_part *mp = &sc->m->parts[sc->open[k]];
 	advance(sc, eol);

@@ -126,6 +126,24 @@ static int domain(struct actx *c, struct buf *out)
 	return -1;
 }
 
+/* After a local part with no "@domain" and no comment: more words make
+ * it all a display name with the mailbox missing ("A Group" without its
+ * colon), as Dovecot reads it. */
+static void words_after_local(struct actx *c, struct addr *a)
+{
+	struct buf words = BUF_INIT;
+	mime_lex_phrase(&c->x, &words);
+	if (words.len > 0) {
+		buf_reset(&a->name);
+		buf_append(&a->name, a->mbox.s, a->mbox.len);
+		buf_putc(&a->name, ' ');
+		buf_append(&a->name, words.s, words.len);
+		a->has_name = 1;
+		a->has_mbox = 0;
+	}
+	buf_free(&words);
+}
+
 static int addr_spec(struct actx *c, struct addr *a)
 {
 	struct mime_lex *x = &c->x;
@@ -133,18 +151,23 @@ static int addr_spec(struct actx *c, struct addr *a)
 	x->comment = &c->comment;
 	buf_reset(&a->mbox);
 	int r = mime_lex_at(x, '"') ? mime_lex_quoted(x, &a->mbox) : mime_lex_dot_atom(x, &a->mbox);
+	int tried_domain = 0;
 	a->has_mbox = r >= 0;
 	if (r != 0 && mime_lex_at(x, '@')) {
 		buf_reset(&a->domain);
 		int r2 = domain(c, &a->domain);
 		a->has_domain = r2 >= 0;
 		r = r2;
+		tried_domain = 1;
 	}
+	x->comment = NULL;
 	if (c->comment.len > 0 && !a->has_name) {
 		buf_copy(&a->name, &c->comment);
 		a->has_name = 1;
+	} else if (!tried_domain && c->comment.len == 0) {
+		words_after_local(c, a);
+		r = -1;
 	}
-	x->comment = NULL;
 	return r;
 }
 

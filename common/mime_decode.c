@@ -306,7 +306,7 @@ void mime_part_text(const struct mime_msg *m, int i, struct buf *out)
 		return;
 	struct mime_fields f;
 	mime_fields_init(&f);
-	mime_fields_read(&f, m->s + p->hdr, mime_hdr_len(p));
+	mime_part_fields(m, i, &f);
 	int text = !f.have_type || mem_caseeq(f.type.s, f.type.len, "text", 4);
 	if (text) {
 		struct buf raw = BUF_INIT;

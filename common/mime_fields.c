@@ -30,31 +30,49 @@ void mime_fields_free(struct mime_fields *f)
 	memset(f, 0, sizeof *f);
 }
 
-/* type "/" subtype, as rfc822_parse_content_type: -1 broken (what was
- * read is kept), else mime_lex_skip(). */
+/* type "/" subtype, then nothing or ";" parameters.  What Dovecot makes
+ * of the other shapes: a lone token is the type with an empty subtype
+ * (but "multipart" alone is application/octet-stream); anything else
+ * ("image/", "a/b/c", "image;x=y", "image/png junk") is "" "".  Returns 1
+ * when parameters follow. */
 static int type_subtype(struct mime_lex *x, struct mime_fields *f)
 {
-	if (mime_lex_skip(x) <= 0)
-		return -1;
+	mime_lex_skip(x);
 	int r = mime_lex_token(x, &f->type);
-	if (r <= 0 || f->type.len == 0)
-		return -1;
+	if (f->type.len == 0 || r < 0)
+		goto bad;
+	if (r == 0) {
+		if (mem_caseeq(f->type.s, f->type.len, "multipart", 9)) {
+			buf_set(&f->type, "application", 11);
+			buf_set(&f->subtype, "octet-stream", 12);
+		}
+		return 0;
+	}
 	if (*x->p != '/')
-		return -1;
+		goto bad;
 	x->p++;
-	if (mime_lex_skip(x) <= 0)
-		return -1;
-	return mime_lex_token(x, &f->subtype);
+	mime_lex_skip(x);
+	r = mime_lex_token(x, &f->subtype);
+	if (f->subtype.len == 0 || r < 0 || (r > 0 && *x->p != ';'))
+		goto bad;
+	return r;
+bad:
+	buf_reset(&f->type);
+	buf_reset(&f->subtype);
+	return -1;
 }
 
 void mime_ctype_read(const char *v, size_t n, struct mime_fields *f)
 {
 	struct buf val = BUF_INIT;
 	struct mime_lex x;
+	f->have_type = 1;
+	const char *semi = memchr(v, ';', n);
+	if (memchr(v, '\0', semi ? (size_t)(semi - v) : n))
+		return;	/* a NUL in type/subtype: Dovecot shows "" "" */
 	mime_value(v, n, &val);
 	mime_lex_init(&x, val.s, val.len);
-	f->have_type = 1;
-	if (type_subtype(&x, f) >= 0)
+	if (type_subtype(&x, f) > 0)
 		mime_params_parse(&x, &f->params);
 	buf_free(&val);
 }
@@ -160,4 +178,21 @@ void mime_fields_read(struct mime_fields *f, const char *hdr, size_t len)
 	while (mime_hiter_next(&it, &h, &nc) == 1)
 		if (!nc)
 			read_field(f, &h);
+}
+
+/* A message (the top one or one inside message/rfc822) with neither
+ * MIME-Version nor Content-Type is not a MIME message: its other
+ * Content-* fields mean nothing (Dovecot ignores them too). */
+void mime_part_fields(const struct mime_msg *m, int i, struct mime_fields *f)
+{
+	const struct mime_part *p = &m->parts[i];
+	const char *h = m->s + p->hdr;
+	size_t n = mime_hdr_len(p);
+	struct header_field hf;
+	mime_fields_read(f, h, n);
+	int message = p->parent < 0 || m->parts[p->parent].kind == MIME_MESSAGE;
+	if (message && !f->have_type && !mime_hfind(h, n, "mime-version", &hf)) {
+		mime_fields_free(f);
+		mime_fields_init(f);
+	}
 }

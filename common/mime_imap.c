@@ -220,7 +220,7 @@ static void write_part(const struct mime_msg *m, int i, int ext, struct buf *out
 	const struct mime_part *p = &m->parts[i];
 	struct mime_fields f;
 	mime_fields_init(&f);
-	mime_fields_read(&f, m->s + p->hdr, mime_hdr_len(p));
+	mime_part_fields(m, i, &f);
 	if (p->kind == MIME_MULTIPART)
 		write_multipart(m, i, ext, &f, out);
 	else if (plain_7bit(p, &f)) {

@@ -77,6 +77,8 @@ void mime_fields_init(struct mime_fields *f);
 void mime_fields_free(struct mime_fields *f);
 /* Reads the Content-* fields of a header block (first of each wins). */
 void mime_fields_read(struct mime_fields *f, const char *hdr, size_t len);
+/* The fields of part i as BODYSTRUCTURE and SEARCH use them. */
+void mime_part_fields(const struct mime_msg *m, int i, struct mime_fields *f);
 /* Content-Type alone: type/subtype and parameters (for the parse). */
 void mime_ctype_read(const char *v, size_t n, struct mime_fields *f);
 
