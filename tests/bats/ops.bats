@@ -522,3 +522,20 @@ PY
 	kill "$server" 2>/dev/null || true
 	[ "$(ls "$sink" | grep -c '^got\.')" -eq 1 ]
 }
+
+@test "reload and queue: usage and a stopped system are explained" {
+	run posthorn -C "$PH_DIR" reload
+	assert_failure 1
+	assert_output --partial "reload: posthorn is not running"
+	run posthorn -C "$PH_DIR" reload now
+	assert_failure 2
+	run posthorn -C "$PH_DIR" queue hold
+	assert_failure 2
+	assert_output --partial "usage: posthorn queue [list] | show ID | delete ID | hold ID | release ID | flush"
+	run posthorn -C "$PH_DIR" queue hold ../etc
+	assert_failure 1
+	assert_output --partial '"../etc" is not a queue id'
+	run posthorn -C "$PH_DIR" queue flush
+	assert_failure 1
+	assert_output --partial "qmgr is not running"
+}
