@@ -466,6 +466,31 @@ static void full_pattern(const char *ref, size_t rlen, const char *pat, size_t p
 	buf_free(&raw);
 }
 
+/* LSUB (RFC 3501 6.3.9): a superior of a subscribed name, itself not
+ * subscribed, that the pattern matches where the name does not, is listed
+ * with \Noselect. */
+static void add_lsub_parents(struct fset *subs, const char *pat, size_t plen)
+{
+	size_t n0 = subs->n;
+	for (size_t i = 0; i < n0; i++) {
+		const char *nm = subs->e[i].name;
+		if (match(pat, plen, nm, strlen(nm)))
+			continue;
+		for (const char *dot = strchr(nm, '.'); dot; dot = strchr(dot + 1, '.')) {
+			size_t len = (size_t)(dot - nm);
+			char *parent = xmemdup(nm, len);
+			int have = fset_find(subs, parent) >= 0;
+			for (size_t k = n0; k < subs->n && !have; k++)
+				have = !strcmp(subs->e[k].name, parent);
+			if (!have && match(pat, plen, parent, len))
+				fset_add(subs, parent, len, FA_NOSELECT);
+			free(parent);
+			nm = subs->e[i].name;	/* subs->e may have moved */
+		}
+	}
+	fset_sort(subs);
+}
+
 int folder_list(const char *root, const char *reference, size_t rlen,
 		const char *pattern, size_t plen, int subscribed_only,
 		int (*fn)(const struct folder_entry *e, void *arg), void *arg)
@@ -476,13 +501,17 @@ int folder_list(const char *root, const char *reference, size_t rlen,
 	if (r == 0)
 		r = load_all(root, &all, &subs);
 	full_pattern(reference, rlen, pattern, plen, &pat);
+	if (r == 0 && subscribed_only == 2)
+		add_lsub_parents(&subs, buf_cstr(&pat), pat.len);
 	const struct fset *src = subscribed_only ? &subs : &all;
 	for (size_t i = 0; r == 0 && i < src->n; i++) {
 		const char *nm = src->e[i].name;
 		if (!match(buf_cstr(&pat), pat.len, nm, strlen(nm)))
 			continue;
 		struct folder_entry e = {nm, src->e[i].attrs};
-		if (subscribed_only) {
+		if (subscribed_only && (src->e[i].attrs & FA_NOSELECT)) {
+			e.attrs = FA_NOSELECT;	/* an LSUB superior, not subscribed */
+		} else if (subscribed_only) {
 			long k = fset_find(&all, nm);
 			e.attrs = FA_SUBSCRIBED | (k >= 0 ? all.e[k].attrs : FA_NONEXISTENT);
 		}

@@ -213,8 +213,11 @@ struct folder_entry {
 };
 /* LIST / LSUB: every folder matching reference + pattern ('*', '%' as RFC
  * 3501 6.3.8), INBOX first; subscribed_only for LSUB (and LIST
- * (SUBSCRIBED)).  Calls fn for each; stops early when fn returns
- * nonzero.  0 ok, -1 errno. */
+ * (SUBSCRIBED)).  subscribed_only = 2 is LSUB's rule on top (RFC 3501
+ * 6.3.9): a superior of a subscribed name, not subscribed itself, that
+ * the pattern matches where the name does not ("%" and "a.b") comes with
+ * FA_NOSELECT and without FA_SUBSCRIBED.  Calls fn for each; stops early
+ * when fn returns nonzero.  0 ok, -1 errno. */
 int folder_list(const char *root, const char *reference, size_t rlen,
 		const char *pattern, size_t plen, int subscribed_only,
 		int (*fn)(const struct folder_entry *e, void *arg), void *arg);

@@ -149,6 +149,17 @@ static void test_folders(void)
 	int g = find_listed(&l, "gone");
 	CHECK(find_listed(&l, "x") >= 0 && g >= 0 && (l.attrs[g] & FA_NONEXISTENT) &&
 	      find_listed(&l, "Sent") < 0 && find_listed(&l, "Trash") >= 0);
+	/* LSUB "%" with only q.r.b.c subscribed: q as \Noselect */
+	CHECK(folder_subscribe(root, "q.r.b.c", 1) == 0);
+	memset(&l, 0, sizeof l);
+	folder_list(root, "", 0, "%", 1, 2, collect, &l);
+	int q = find_listed(&l, "q");
+	CHECK(q >= 0 && l.attrs[q] == FA_NOSELECT && find_listed(&l, "q.r.b.c") < 0);
+	list("%", 1, &l);
+	CHECK(find_listed(&l, "q") < 0);
+	memset(&l, 0, sizeof l);
+	folder_list(root, "q.", 2, "*", 1, 2, collect, &l);
+	CHECK(l.n == 1 && !strcmp(l.names[0], "q.r.b.c") && (l.attrs[0] & FA_SUBSCRIBED));
 }
 
 /* A message "delivered" into new/ as local does. */
