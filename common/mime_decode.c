@@ -13,6 +13,9 @@
 #include "header.h"
 
 #define CHARSET_MAX 64		/* longer charset names are not charsets */
+/* RFC 2047 allows 75 characters; longer ones are accepted up to this, so
+ * that scanning for the end of a word keeps the decoder linear */
+#define EWORD_MAX 1024
 #define SEARCH_CHUNK (64 * 1024)
 
 int mime_header_get(const char *hdr, size_t len, const char *name, struct buf *out)
@@ -166,6 +169,8 @@ struct eword {
 /* An encoded word at s: 1 and *w filled, or 0. */
 static int eword_at(const char *s, size_t n, struct eword *w)
 {
+	if (n > EWORD_MAX)
+		n = EWORD_MAX;
 	if (n < 8 || s[0] != '=' || s[1] != '?')
 		return 0;
 	const char *q1 = memchr(s + 2, '?', n - 2);
