@@ -514,8 +514,41 @@ static void test_limits(void)
 	buf_free(&msg);
 }
 
+/* The message behind RFC 3501 7.4.2's BODYSTRUCTURE example: its BODY
+ * must be the RFC's string, octet for octet. */
+static void test_rfc3501_example(void)
+{
+	struct buf msg = BUF_INIT, b = BUF_INIT;
+	buf_puts(&msg, "MIME-Version: 1.0\nContent-Type: MULTIPART/MIXED; BOUNDARY=\"x\"\n\n"
+		 "--x\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII\nContent-Transfer-Encoding: 7BIT\n\n");
+	for (int i = 0; i < 23; i++)	/* 23 lines; 1152 octets with CRLF */
+		buf_puts(&msg, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n");
+	buf_puts(&msg, "yyyyyyyyyyyyyyyyyyyyyyyyy\n--x\n"
+		 "Content-Type: TEXT/PLAIN; CHARSET=US-ASCII; NAME=cc.diff\n"
+		 "Content-ID: <960723163407.20117h@cac.washington.edu>\n"
+		 "Content-Description: Compiler diff\n"
+		 "Content-Transfer-Encoding: BASE64\n\n");
+	for (int i = 0; i < 73; i++)	/* 73 lines; 4554 octets */
+		buf_puts(&msg, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJz\n");
+	buf_puts(&msg, "QUJDREVGR0hJSktMTU5PUFFSU1RV\n--x--\n");
+	struct mime_msg m;
+	mime_parse(&m, msg.s, msg.len);
+	mime_bodystructure(&m, 0, 0, &b);
+	int same = streq(&b, "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1152 23)"
+			 "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\" \"NAME\" \"cc.diff\") "
+			 "\"<960723163407.20117h@cac.washington.edu>\" \"Compiler diff\" \"BASE64\" 4554 73) "
+			 "\"MIXED\")");
+	tap_check(same, "the BODY of RFC 3501 7.4.2's example", __FILE__, __LINE__);
+	if (!same)
+		printf("#   got: %.*s\n", (int)b.len, b.s ? b.s : "");
+	mime_free(&m);
+	buf_free(&msg);
+	buf_free(&b);
+}
+
 int main(void)
 {
+	test_rfc3501_example();
 	test_imapfmt();
 	corpus();
 	test_sections();
