@@ -11,6 +11,7 @@ loopback, LOGIN with quoted strings.
       PSS and RSS of the processes below ROOTPID whose command name is one
       of NAME (/proc/PID/smaps_rollup); prints
       sessions=N procs=P pss_kb=.. rss_kb=.. pss_per_session_kb=.. rss_per_session_kb=..
+      and pss_NAME=.. (kB per session) for each NAME found
   imap_load.py mixed HOST PORT USER PASS BOX CLIENTS ITERS
       CLIENTS processes, each logged in once, then ITERS rounds of SELECT,
       FETCH (FLAGS ENVELOPE) of 10 messages, FETCH BODY[] of one, STORE
@@ -159,16 +160,19 @@ def cmd_mem(host, port, user, password, box, n, root, names):
         c.cmd("NOOP")
     time.sleep(1)
     procs = pss = rss = 0
+    by_name = {}
     for pid in children(root):
         m = mem_of(pid)
         if m and m[0] in names:
             procs += 1
             pss += m[1]
             rss += m[2]
+            by_name[m[0]] = by_name.get(m[0], 0) + m[1]
     for c in conns:
         c.close()
-    print("sessions=%d procs=%d pss_kb=%d rss_kb=%d pss_per_session_kb=%.1f rss_per_session_kb=%.1f" %
-          (n, procs, pss, rss, pss / n, rss / n))
+    print("sessions=%d procs=%d pss_kb=%d rss_kb=%d pss_per_session_kb=%.1f rss_per_session_kb=%.1f %s" %
+          (n, procs, pss, rss, pss / n, rss / n,
+           " ".join("pss_%s=%.1f" % (k, v / n) for k, v in sorted(by_name.items()))))
 
 
 MSG = ("From: Load <load@example.test>\r\nTo: bench@example.test\r\n"
