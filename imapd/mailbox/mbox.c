@@ -122,6 +122,15 @@ static void mark_seen(struct mbox *m)
 	m->seen_gen = m->ul.mem_gen;
 }
 
+/* HIGHESTMODSEQ may only cover what the session has been told: never an
+ * unreported change (RFC 7162 3.1.2.1), so it moves after a sync that
+ * reported everything, or a change of the session's own. */
+static void advance_hms(struct mbox *m)
+{
+	if (!m->expunge_pending && m->ul.modseq > m->hms)
+		m->hms = m->ul.modseq;
+}
+
 /* The folder's index was rebuilt with a new UIDVALIDITY (removed or
  * damaged): the view's UIDs mean other messages now, so nothing more is
  * done with it (errno ESTALE; the session ends, RFC 3501 2.3.1.1). */
@@ -154,8 +163,10 @@ static int begin_own(struct mbox *m, int *own)
 static int end_own(struct mbox *m, int own)
 {
 	int r = uidlist_end(&m->ul);
-	if (r == 0 && own)
+	if (r == 0 && own) {
 		mark_seen(m);
+		advance_hms(m);
+	}
 	return r;
 }
 
@@ -274,6 +285,8 @@ int mbox_sync(struct mbox *m, int allow_expunge, struct mbox_update *up)
 	int r = refresh_view(m, allow_expunge, up);
 	if (up != &scratch) {
 		report_changed(m, up);
+		if (r == 0)
+			advance_hms(m);
 		up->exists_changed = m->exists_pending;
 		m->exists_pending = 0;
 		up->keywords_changed = m->kw.n != m->kw_reported;
@@ -340,6 +353,7 @@ int mbox_open(const char *root, const char *name, int readonly, struct mbox **ou
 	m->exists_pending = 0;
 	m->kw_reported = m->kw.n;
 	m->uidvalidity = m->ul.uidvalidity;
+	m->hms = m->ul.modseq;
 	m->next_open = open_mboxes;
 	open_mboxes = m;
 	*out = m;
@@ -369,7 +383,8 @@ size_t mbox_count(const struct mbox *m) { return m->n; }
 size_t mbox_recent(const struct mbox *m) { return m->nrecent; }
 unsigned long mbox_uidvalidity(const struct mbox *m) { return m->uidvalidity; }
 int mbox_readonly(const struct mbox *m) { return m->readonly; }
-unsigned long long mbox_highestmodseq(const struct mbox *m) { return m->ul.modseq; }
+unsigned long long mbox_highestmodseq(const struct mbox *m) { return m->hms; }
+
 
 unsigned long mbox_uidnext(const struct mbox *m)
 {

@@ -79,6 +79,9 @@ size_t mbox_seq_of_uid(const struct mbox *m, unsigned long uid);
 size_t mbox_seq_at_or_after(const struct mbox *m, unsigned long uid);
 unsigned long mbox_uidvalidity(const struct mbox *m);
 unsigned long mbox_uidnext(const struct mbox *m);
+/* HIGHESTMODSEQ as far as the session has been told (after mbox_sync
+ * with an update, or its own change): never ahead of an unreported
+ * change. */
 unsigned long long mbox_highestmodseq(const struct mbox *m);
 size_t mbox_first_unseen(const struct mbox *m);		/* 0 if none */
 int mbox_readonly(const struct mbox *m);

@@ -39,6 +39,7 @@ struct mbox {
 	size_t n, cap;
 	size_t nrecent;
 	unsigned long uidvalidity;
+	unsigned long long hms;	/* HIGHESTMODSEQ as the session knows it */
 	int exists_pending;	/* the count grew, not yet reported */
 	int expunge_pending;	/* the view holds messages marked expunged */
 	size_t kw_reported;	/* keywords the session has been told of */

@@ -193,14 +193,16 @@ static void test_views(void)
 	CHECK(mbox_first_unseen(b) == 1);
 
 	/* STORE in a: b sees FETCH for it, modseq raised */
-	unsigned long long hm = mbox_highestmodseq(a);
+	unsigned long long hm = mbox_highestmodseq(a), hb = mbox_highestmodseq(b);
 	size_t seqs[] = {2, 4};
 	CHECK(mbox_store(a, seqs, 2, MBOX_STORE_ADD, MF_SEEN | MF_DELETED, 0, 0, NULL, NULL) == 0);
 	CHECK((mbox_msg(a, 2)->flags & MF_SEEN) && (mbox_msg(a, 4)->flags & MF_DELETED));
 	CHECK(mbox_msg(a, 2)->modseq > hm && mbox_highestmodseq(a) > hm);
 	CHECK(mbox_msg(a, 1)->modseq <= hm);
 	struct mbox_update up;
-	CHECK(mbox_sync(b, 1, &up) == 0);
+	/* b's HIGHESTMODSEQ does not cover a change b has not been told of */
+	CHECK(mbox_sync(b, 1, NULL) == 0 && mbox_highestmodseq(b) == hb);
+	CHECK(mbox_sync(b, 1, &up) == 0 && mbox_highestmodseq(b) == mbox_highestmodseq(a));
 	CHECK(up.nexpunged == 0 && up.nchanged == 2 && up.changed[0] == 2 && up.changed[1] == 4);
 	CHECK(mbox_msg(b, 4)->flags & MF_DELETED);
 	mbox_update_free(&up);
@@ -229,11 +231,13 @@ static void test_views(void)
 	mbox_update_free(&up);
 	CHECK(mbox_sync(b, 0, &up) == 0 && up.nexpunged == 0 && mbox_count(b) == 5);
 	CHECK(mbox_msg(b, 2)->expunged && mbox_msg(b, 4)->expunged);
+	CHECK(mbox_highestmodseq(b) < mbox_highestmodseq(a));	/* expunges not reported */
 	CHECK(mbox_map(b, 2, &data, &len) == -1 && errno == ENOENT);
 	mbox_update_free(&up);
 	/* now allowed: reported in order, numbers as at each moment */
 	CHECK(mbox_sync(b, 1, &up) == 0 && up.nexpunged == 2 && up.expunged[0] == 2 &&
 	      up.expunged[1] == 3 && mbox_count(b) == 3);
+	CHECK(mbox_highestmodseq(b) == mbox_highestmodseq(a));
 	mbox_update_free(&up);
 
 	/* behind the back: a delivery, a reader's rename, an unlink */
