@@ -35,13 +35,13 @@ pid_t agent_fork(unsigned timeout);
 
 /* The worker pool (agentpool.c): up to max workers forked once and kept,
  * each serving one request at a time; work() reads one request packet from
- * wsock (with its fd), handles it and sends the reply packet on wsock:
- * 0 go on, -1 wsock is closed.  A worker that dies while busy, or spends
+ * wsock (with its fd), handles it and sends the reply packet to qmgr on
+ * sock: 0 go on, -1 wsock is closed.  A worker that dies while busy, or spends
  * more than timeout seconds on one request (SIGALRM), has its request
  * answered by answer(sock, id, text) with a 4.3.0 text.  Serves sock until
  * qmgr closes it or SIGTERM/SIGINT, then lets the requests in flight
  * finish and ends the workers. */
-typedef int agent_worker_fn(const struct config *cfg, int wsock);
+typedef int agent_worker_fn(const struct config *cfg, int wsock, int sock);
 typedef void agent_pool_answer_fn(int sock, const struct buf *id, const char *text);
 void agent_pool_serve(const struct config *cfg, int sock, size_t max, size_t packet_max,
 		      unsigned timeout, agent_worker_fn *work, agent_pool_answer_fn *answer);

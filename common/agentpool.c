@@ -1,11 +1,15 @@
 /* agentpool.c: the worker pool of a delivery agent (libexec/local; see
  * agent.h).  Instead of a fork per request, up to max long-running workers
  * each serve one request at a time on their own SOCK_SEQPACKET socketpair.
- * The parent reads qmgr's packets, hands each (with its queue file fd) to
- * an idle worker, starting one when none is idle, and passes each reply
- * back to qmgr.  Crash isolation stays: a worker that dies or runs over its
- * time while busy is reaped, its request answered 4.3.0 by the parent, and
- * the next request gets a fresh worker. */
+ * The parent reads qmgr's packets and hands each (with its queue file fd)
+ * to an idle worker, starting one when none is idle.  The worker answers
+ * qmgr itself (one packet on the shared socket: packets never mix), then
+ * tells the parent "done" on its socketpair, so the parent is not on the
+ * answer's path.  Crash isolation stays: a worker that dies or runs over
+ * its time while busy is reaped, its request answered 4.3.0 by the parent,
+ * and the next request gets a fresh worker.  (A worker that dies between
+ * its answer and "done" makes a second answer, which qmgr drops as one for
+ * no request in flight.) */
 #include "agent.h"
 #include "log.h"
 #include "record.h"
@@ -18,8 +22,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define REPLY_MAX 65536
 
 struct worker {
 	pid_t pid;	/* 0: free slot */
@@ -39,14 +41,14 @@ struct pool {
 	char *packet;
 };
 
-/* In the worker: only its own end of its own socketpair stays open. */
+/* In the worker: only its own end of its own socketpair and the socket to
+ * qmgr stay open. */
 static void __attribute__((noreturn)) worker_main(struct pool *p, size_t self, int wfd)
 {
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_IGN);	/* the parent ends us by closing the socket */
 	signal(SIGINT, SIG_IGN);
 	agent_signals_close();
-	close(p->sock);
 	for (size_t i = 0; i < p->max; i++)
 		if (i != self && p->w[i].pid && p->w[i].fd >= 0)
 			close(p->w[i].fd);
@@ -55,9 +57,11 @@ static void __attribute__((noreturn)) worker_main(struct pool *p, size_t self, i
 		if (poll(&pf, 1, -1) < 0 && errno != EINTR)
 			_exit(111);
 		alarm(p->timeout);	/* a stuck delivery: SIGALRM ends this worker */
-		if (p->work(p->cfg, wfd) < 0)
+		if (p->work(p->cfg, wfd, p->sock) < 0)
 			_exit(0);
 		alarm(0);
+		if (send(wfd, "D", 1, MSG_NOSIGNAL) != 1)
+			_exit(0);	/* the parent is gone */
 	}
 }
 
@@ -171,17 +175,17 @@ static int dispatch(struct pool *p)
 	return 0;
 }
 
-/* A reply from worker i goes to qmgr as it is.  flags: MSG_DONTWAIT when
- * draining a dead worker.  1 a reply passed on, 0 none. */
-static int pass_reply(struct pool *p, size_t i, int flags)
+/* Worker i's "done" (it has answered qmgr): idle again.  flags:
+ * MSG_DONTWAIT when looking at a dead worker.  1 done, 0 none. */
+static int take_done(struct pool *p, size_t i, int flags)
 {
-	static char reply[REPLY_MAX];
+	char done[16];
 	struct worker *w = &p->w[i];
 	if (w->fd < 0)
 		return 0;
 	ssize_t r;
 	do
-		r = recv(w->fd, reply, sizeof reply, flags);
+		r = recv(w->fd, done, sizeof done, flags);
 	while (r < 0 && errno == EINTR);
 	if (r <= 0) {
 		if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
@@ -191,9 +195,6 @@ static int pass_reply(struct pool *p, size_t i, int flags)
 		return 0;
 	}
 	w->busy = 0;
-	struct buf b = {reply, (size_t)r, (size_t)r};
-	if (p->sock >= 0 && agent_send(p->sock, &b) < 0)
-		log_warn("cannot answer qmgr: %s", strerror(errno));
 	return 1;
 }
 
@@ -210,7 +211,7 @@ static void reap(struct pool *p, int block)
 			struct worker *w = &p->w[i];
 			if (w->pid != pid)
 				continue;
-			if (w->busy && !pass_reply(p, i, MSG_DONTWAIT)) {
+			if (w->busy && !take_done(p, i, MSG_DONTWAIT)) {
 				struct buf text = BUF_INIT;
 				agent_child_failure(&text, status);
 				p->answer(p->sock, &w->id, buf_cstr(&text));
@@ -252,7 +253,7 @@ static int serve_once(struct pool *p, struct pollfd *pf, int draining)
 	for (size_t k = first; k < n; k++)
 		for (size_t i = 0; pf[k].revents && i < p->max; i++)
 			if (p->w[i].pid && p->w[i].fd == pf[k].fd)
-				pass_reply(p, i, 0);
+				take_done(p, i, 0);
 	reap(p, 0);
 	if (agent_stopping())
 		return -1;

@@ -50,8 +50,8 @@
 #define LOCAL_WORKER_TIMEOUT 600
 
 /* In a worker: one request packet passed on by the parent, delivered and
- * answered on the same socket.  0 go on, -1 the parent closed it. */
-static int serve_request(const struct config *cfg, int wsock)
+ * answered to qmgr on sock.  0 go on, -1 the parent closed wsock. */
+static int serve_request(const struct config *cfg, int wsock, int sock)
 {
 	struct local_request rq;
 	struct local_reply rp = {'4', BUF_INIT};
@@ -65,7 +65,7 @@ static int serve_request(const struct config *cfg, int wsock)
 	} else if (k > 0) {
 		local_deliver(cfg, &rq, &rp);
 	}
-	if (k != 0 && reply_send(wsock, &rq.id, rp.status, rp.text.s, rp.text.len) < 0)
+	if (k != 0 && reply_send(sock, &rq.id, rp.status, rp.text.s, rp.text.len) < 0)
 		log_warn("%s: cannot answer qmgr: %s", rq.qid.len ? rq.qid.s : "request",
 			 strerror(errno));
 	request_free(&rq);
