@@ -135,8 +135,11 @@ struct spec {
 	const char *path;
 	size_t path_len;
 	int text;
-	struct mime_view names[FIELDS_MAX];
+	struct {
+		size_t off, len;	/* in names_text */
+	} names[FIELDS_MAX];
 	size_t nnames;
+	struct buf names_text;	/* the names, unquoted */
 };
 
 static int word_is(const char *s, const char *end, const char *w)
@@ -145,27 +148,31 @@ static int word_is(const char *s, const char *end, const char *w)
 	return (size_t)(end - s) >= n && mem_caseeq(s, n, w, n);
 }
 
-/* One header name of the list: atom or quoted string (no escapes in a
- * field name are needed). */
-static int field_name(const char **s, const char *end, struct mime_view *v)
+/* One header name of the list, an atom or a quoted string, appended
+ * unquoted to sp->names_text. */
+static int field_name(const char **s, const char *end, struct spec *sp)
 {
 	const char *p = *s;
+	struct buf *t = &sp->names_text;
+	sp->names[sp->nnames].off = t->len;
 	if (p < end && *p == '"') {
-		const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
-		if (!q || memchr(p + 1, '\\', (size_t)(q - p - 1)))
+		for (p++; p < end && *p != '"'; p++) {
+			if (*p == '\\' && ++p == end)
+				return -1;
+			buf_putc(t, *p);
+		}
+		if (p == end)
 			return -1;
-		v->p = p + 1;
-		v->len = (size_t)(q - p - 1);
-		*s = q + 1;
-		return 1;
-	}
-	while (p < end && *p != ' ' && *p != ')' && *p != '(' && *p != '"' &&
-	       (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f)
 		p++;
-	if (p == *s)
-		return -1;
-	v->p = *s;
-	v->len = (size_t)(p - *s);
+	} else {
+		while (p < end && *p != ' ' && *p != ')' && *p != '(' && *p != '"' &&
+		       (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f)
+			buf_putc(t, *p++);
+		if (p == *s)
+			return -1;
+	}
+	sp->names[sp->nnames].len = t->len - sp->names[sp->nnames].off;
+	sp->nnames++;
 	*s = p;
 	return 1;
 }
@@ -180,7 +187,7 @@ static int field_list(const char *s, const char *end, struct spec *sp)
 	while (s < end) {
 		if (sp->nnames == FIELDS_MAX)
 			return -1;
-		if (field_name(&s, end, &sp->names[sp->nnames++]) < 0)
+		if (field_name(&s, end, sp) < 0)
 			return -1;
 		if (s < end && *s++ != ' ')
 			return -1;
@@ -215,6 +222,7 @@ static int parse_spec(const char *s, size_t len, struct spec *sp)
 {
 	const char *end = s + len, *p = s;
 	memset(sp, 0, sizeof *sp);
+	buf_reserve(&sp->names_text, 1);	/* a base for the offsets */
 	while (p < end && ((*p >= '0' && *p <= '9') || *p == '.')) {
 		/* the number part ends before the first '.' + letter */
 		if (*p == '.' && p + 1 < end && !(p[1] >= '0' && p[1] <= '9'))
@@ -236,7 +244,8 @@ static int parse_spec(const char *s, size_t len, struct spec *sp)
 static int name_listed(const struct spec *sp, const struct header_field *f)
 {
 	for (size_t i = 0; i < sp->nnames; i++)
-		if (mem_caseeq(f->name, f->name_len, sp->names[i].p, sp->names[i].len))
+		if (mem_caseeq(f->name, f->name_len, sp->names_text.s + sp->names[i].off,
+			       sp->names[i].len))
 			return 1;
 	return 0;
 }
@@ -306,20 +315,17 @@ int mime_section_get(const struct mime_msg *m, const char *spec, size_t len,
 {
 	struct spec sp;
 	memset(sec, 0, sizeof *sec);
-	if (parse_spec(spec, len, &sp) < 0)
-		return MIME_SEC_SYNTAX;
-	int i = 0;
-	if (sp.path_len > 0) {
-		if (!path_ok(sp.path, sp.path_len))
-			return MIME_SEC_SYNTAX;
-		i = mime_part_by_path(m, sp.path, sp.path_len);
+	int r = parse_spec(spec, len, &sp) < 0 ? MIME_SEC_SYNTAX : MIME_SEC_OK;
+	if (r == MIME_SEC_OK && sp.path_len > 0 && !path_ok(sp.path, sp.path_len))
+		r = MIME_SEC_SYNTAX;
+	int i = sp.path_len > 0 ? mime_part_by_path(m, sp.path, sp.path_len) : 0;
+	if (r == MIME_SEC_OK && i >= 0 && m->n > 0) {
+		sec->found = 1;
+		select_bytes(m, i, &sp, sec);
+		compute_size(sec);
 	}
-	if (i < 0 || m->n == 0)
-		return MIME_SEC_OK;
-	sec->found = 1;
-	select_bytes(m, i, &sp, sec);
-	compute_size(sec);
-	return MIME_SEC_OK;
+	buf_free(&sp.names_text);
+	return r;
 }
 
 /* ---- output ---- */

@@ -262,6 +262,8 @@ static void test_sections(void)
 	CHECK(streq(&b, "Subject: inner\r\n\r\ninner body"));
 	section(issue_msg, "HEADER.FIELDS (subject X)", 0, ULLONG_MAX, &b);
 	CHECK(streq(&b, "Subject: x\r\n\r\n"));
+	section(issue_msg, "HEADER.FIELDS (\"Sub\\ject\" \"\")", 0, ULLONG_MAX, &b);
+	CHECK(streq(&b, "Subject: x\r\n\r\n"));
 	section(issue_msg, "HEADER.FIELDS.NOT (\"SUBJECT\")", 0, ULLONG_MAX, &b);
 	CHECK(streq(&b, "Content-Type: multipart/mixed; boundary=o\r\n\r\n"));
 	/* a part that does not exist: empty, found = 0 */
