@@ -134,12 +134,20 @@ void uidlist_path(const struct uidlist *u, const struct uid_msg *m, struct buf *
 	file_in(out, u, m->sub == 'n' ? "new" : "cur", m->name);
 }
 
+/* Room for exactly n messages (a large list is not left with up to twice
+ * the memory it needs by doubling). */
+static void reserve_msgs(struct uidlist *u, size_t n)
+{
+	if (n <= u->cap)
+		return;
+	u->cap = n;
+	u->msgs = xrealloc(u->msgs, size_mul(u->cap, sizeof *u->msgs));
+}
+
 static struct uid_msg *push_msg(struct uidlist *u)
 {
-	if (u->n == u->cap) {
-		u->cap = u->cap ? size_mul(u->cap, 2) : 64;
-		u->msgs = xrealloc(u->msgs, size_mul(u->cap, sizeof *u->msgs));
-	}
+	if (u->n == u->cap)
+		reserve_msgs(u, size_add(u->cap, u->cap / 4 + 64));	/* a quarter: big lists stay tight */
 	struct uid_msg *m = &u->msgs[u->n++];
 	memset(m, 0, sizeof *m);
 	return m;
@@ -284,9 +292,18 @@ static int parse_msg(struct uidlist *u, const char *s, const char *end, int vers
 	return 0;
 }
 
+static size_t count_lines(const char *text, size_t len)
+{
+	size_t n = 0;
+	for (const char *p = text, *end = text + len; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+		n++;
+	return n;
+}
+
 int uidlist_parse(struct uidlist *u, const char *text, size_t len)
 {
 	clear_msgs(u);
+	reserve_msgs(u, count_lines(text, len));
 	size_t off = 0;
 	int first = 1, version = 0;
 	while (off < len) {

@@ -77,7 +77,7 @@ void name_letters(const char *oldname, unsigned flags, uint32_t kw, struct buf *
 static void view_push(struct mbox *m, const struct uid_msg *u, unsigned recent)
 {
 	if (m->n == m->cap) {
-		m->cap = m->cap ? size_mul(m->cap, 2) : 256;
+		m->cap = size_add(m->cap, m->cap / 4 + 256);
 		m->v = xrealloc(m->v, size_mul(m->cap, sizeof *m->v));
 		m->chg = xrealloc(m->chg, m->cap);
 	}
@@ -224,6 +224,12 @@ static void add_new(struct mbox *m)
 {
 	unsigned long last = m->n ? m->v[m->n - 1].uid : 0;
 	const struct uidlist *ul = &m->ul;
+	if (m->n == 0 && ul->n > m->cap) {
+		/* the first fill (SELECT): exactly as many as the index has */
+		m->cap = ul->n;
+		m->v = xrealloc(m->v, size_mul(m->cap, sizeof *m->v));
+		m->chg = xrealloc(m->chg, m->cap);
+	}
 	size_t lo = 0, hi = ul->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
