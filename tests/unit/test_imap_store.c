@@ -197,12 +197,12 @@ static void test_views(void)
 	size_t seqs[] = {2, 4};
 	CHECK(mbox_store(a, seqs, 2, MBOX_STORE_ADD, MF_SEEN | MF_DELETED, 0, 0, NULL, NULL) == 0);
 	CHECK((mbox_msg(a, 2)->flags & MF_SEEN) && (mbox_msg(a, 4)->flags & MF_DELETED));
-	CHECK(mbox_msg(a, 2)->modseq > hm && mbox_highestmodseq(a) > hm);
+	CHECK(mbox_msg(a, 2)->modseq > hm);
 	CHECK(mbox_msg(a, 1)->modseq <= hm);
 	struct mbox_update up;
 	/* b's HIGHESTMODSEQ does not cover a change b has not been told of */
 	CHECK(mbox_sync(b, 1, NULL) == 0 && mbox_highestmodseq(b) == hb);
-	CHECK(mbox_sync(b, 1, &up) == 0 && mbox_highestmodseq(b) == mbox_highestmodseq(a));
+	CHECK(mbox_sync(b, 1, &up) == 0 && mbox_highestmodseq(b) >= mbox_msg(a, 4)->modseq);
 	CHECK(up.nexpunged == 0 && up.nchanged == 2 && up.changed[0] == 2 && up.changed[1] == 4);
 	CHECK(mbox_msg(b, 4)->flags & MF_DELETED);
 	mbox_update_free(&up);
@@ -211,6 +211,7 @@ static void test_views(void)
 	mbox_update_free(&up);
 	/* a's own change is not reported back to a */
 	CHECK(mbox_sync(a, 1, &up) == 0 && up.nchanged == 0);
+	CHECK(mbox_highestmodseq(a) == mbox_highestmodseq(b) && mbox_highestmodseq(a) > hm);
 	mbox_update_free(&up);
 
 	/* UNCHANGEDSINCE */
@@ -231,13 +232,13 @@ static void test_views(void)
 	mbox_update_free(&up);
 	CHECK(mbox_sync(b, 0, &up) == 0 && up.nexpunged == 0 && mbox_count(b) == 5);
 	CHECK(mbox_msg(b, 2)->expunged && mbox_msg(b, 4)->expunged);
-	CHECK(mbox_highestmodseq(b) < mbox_highestmodseq(a));	/* expunges not reported */
+	CHECK(mbox_highestmodseq(b) < b->ul.modseq);	/* expunges not reported */
 	CHECK(mbox_map(b, 2, &data, &len) == -1 && errno == ENOENT);
 	mbox_update_free(&up);
 	/* now allowed: reported in order, numbers as at each moment */
 	CHECK(mbox_sync(b, 1, &up) == 0 && up.nexpunged == 2 && up.expunged[0] == 2 &&
 	      up.expunged[1] == 3 && mbox_count(b) == 3);
-	CHECK(mbox_highestmodseq(b) == mbox_highestmodseq(a));
+	CHECK(mbox_highestmodseq(b) == b->ul.modseq);
 	mbox_update_free(&up);
 
 	/* behind the back: a delivery, a reader's rename, an unlink */
