@@ -44,6 +44,7 @@ struct fetch_req {
 	int sets_seen;
 	unsigned long long changedsince;
 	int has_changedsince;
+	int vanished;		/* QRESYNC's VANISHED modifier */
 };
 
 /* ---- parsing ---- */
@@ -182,16 +183,25 @@ static int macro(struct imap_parser *p, struct fetch_req *r)
 	return 0;
 }
 
-/* " (CHANGEDSINCE n)" */
+/* " (CHANGEDSINCE n [VANISHED])", in any order */
 static int modifiers(struct imap_parser *p, struct fetch_req *r)
 {
 	if (imap_p_end(p))
 		return 0;
-	if (imap_p_sp(p) < 0 || imap_p_open(p) < 0 || imap_p_word(p, "CHANGEDSINCE") < 0
-	    || imap_p_sp(p) < 0 || imap_p_number(p, &r->changedsince) < 0 || imap_p_close(p) < 0)
+	if (imap_p_sp(p) < 0 || imap_p_open(p) < 0)
 		return -1;
-	r->has_changedsince = 1;
-	return imap_p_end(p) ? 0 : -1;
+	do {
+		if (imap_p_word(p, "VANISHED") == 0)
+			r->vanished = 1;
+		else if (imap_p_word(p, "CHANGEDSINCE") < 0 || imap_p_sp(p) < 0
+			 || imap_p_number(p, &r->changedsince) < 0)
+			return -1;
+		else
+			r->has_changedsince = 1;
+	} while (imap_p_sp(p) == 0);
+	if (imap_p_close(p) < 0 || !imap_p_end(p))
+		return -1;
+	return 0;
 }
 
 static int parse_items(struct imap_parser *p, struct fetch_req *r)
@@ -445,7 +455,7 @@ static void run_fetch(struct session *s, struct fetch_req *r, const size_t *seqs
 void cmd_fetch(struct session *s, struct imap_parser *p)
 {
 	struct fetch_item items[FETCH_ITEMS_MAX];
-	struct fetch_req r = {items, 0, 0, 0, 0, 0};
+	struct fetch_req r = {items, 0, 0, 0, 0, 0, 0};
 	struct imap_seqset set;
 	size_t *seqs, n;
 	if (imap_p_sp(p) < 0 || imap_p_seqset(p, &set) < 0)
@@ -454,10 +464,17 @@ void cmd_fetch(struct session *s, struct imap_parser *p)
 		imap_seqset_free(&set);
 		return session_bad(s, "syntax: FETCH set items");
 	}
+	/* VANISHED: only UID FETCH with CHANGEDSINCE under QRESYNC (RFC 7162 3.2.6) */
+	if (r.vanished && (!s->uid || !s->qresync || !r.has_changedsince)) {
+		imap_seqset_free(&set);
+		return session_bad(s, "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC");
+	}
 	if (session_seqs(s, &set, s->uid, &seqs, &n) < 0) {
 		imap_seqset_free(&set);
 		return session_bad(s, "invalid message sequence number");
 	}
+	if (r.vanished)
+		session_put_vanished(s, &set);
 	imap_seqset_free(&set);
 	if (r.has_changedsince || has_kind(&r, FI_MODSEQ))
 		s->condstore = 1;

@@ -32,20 +32,76 @@ static void deselect(struct session *s)
 	s->state = IMAP_AUTH;
 }
 
-/* SELECT/EXAMINE's optional "(CONDSTORE)". */
-static int select_params(struct session *s, struct imap_parser *p)
+/* QRESYNC's SELECT parameter (RFC 7162 3.2.5): what the client knows. */
+struct qresync {
+	int given;
+	unsigned long uidvalidity;
+	unsigned long long modseq;
+	struct imap_seqset known;	/* known-uids; empty: 1:* */
+};
+
+/* "(uidvalidity modseq [known-uids] [(seqs uids)])"; the last part only
+ * saves work and is checked for syntax only. */
+static int qresync_param(struct imap_parser *p, struct qresync *q)
+{
+	struct imap_seqset a, b;
+	if (imap_p_sp(p) < 0 || imap_p_open(p) < 0 || imap_p_nznumber(p, &q->uidvalidity) < 0
+	    || imap_p_sp(p) < 0 || imap_p_number(p, &q->modseq) < 0)
+		return -1;
+	q->given = 1;
+	if (imap_p_sp(p) == 0 && imap_p_peek(p) != '(' && imap_p_seqset(p, &q->known) < 0)
+		return -1;
+	if (imap_p_peek(p) == ' ' && (imap_p_sp(p), imap_p_peek(p) != '('))
+		return -1;
+	if (imap_p_peek(p) == '(') {
+		if (imap_p_open(p) < 0 || imap_p_seqset(p, &a) < 0)
+			return -1;
+		imap_seqset_free(&a);
+		if (imap_p_sp(p) < 0 || imap_p_seqset(p, &b) < 0)
+			return -1;
+		imap_seqset_free(&b);
+		if (imap_p_close(p) < 0)
+			return -1;
+	}
+	return imap_p_close(p);
+}
+
+/* SELECT/EXAMINE's optional "(CONDSTORE)" / "(QRESYNC (...))". */
+static int select_params(struct session *s, struct imap_parser *p, struct qresync *q)
 {
 	if (imap_p_end(p))
 		return 0;
 	if (imap_p_sp(p) < 0 || imap_p_open(p) < 0)
 		return -1;
-	struct imap_str a;
 	do {
-		if (imap_p_atom(p, &a) < 0 || !mem_caseeq(a.p, a.n, "CONDSTORE", 9))
+		if (imap_p_word(p, "CONDSTORE") == 0)
+			s->condstore = 1;
+		else if (!s->qresync || q->given || imap_p_word(p, "QRESYNC") < 0
+			 || qresync_param(p, q) < 0)
 			return -1;
-		s->condstore = 1;
 	} while (imap_p_sp(p) == 0);
 	return imap_p_close(p) < 0 || !imap_p_end(p) ? -1 : 0;
+}
+
+/* QRESYNC's resynchronisation after SELECT: what vanished and what
+ * changed since the client's modseq, if its UIDVALIDITY is still right. */
+static void qresync_report(struct session *s, const struct qresync *q)
+{
+	static struct imap_range all = {1, 0};
+	struct imap_seqset everything = {&all, 1};
+	if (!q->given || q->uidvalidity != mbox_uidvalidity(s->mb))
+		return;
+	session_put_vanished(s, q->known.n ? &q->known : &everything);
+	for (size_t seq = 1; seq <= mbox_count(s->mb); seq++) {
+		const struct mbox_msg *m = mbox_msg(s->mb, seq);
+		if (m->modseq <= q->modseq || (q->known.n && !imap_seqset_has(&q->known, m->uid,
+								       mbox_uidnext(s->mb) - 1)))
+			continue;
+		buf_printf(&s->io.out, "* %zu FETCH (UID %lu FLAGS ", seq, m->uid);
+		session_put_flags(s, m);
+		buf_printf(&s->io.out, " MODSEQ (%llu))\r\n", m->modseq);
+		session_maybe_flush(s);
+	}
 }
 
 static void select_responses(struct session *s)
@@ -64,21 +120,29 @@ static void select_responses(struct session *s)
 static void do_select(struct session *s, struct imap_parser *p, int readonly)
 {
 	char *name = NULL;
-	if (imap_p_sp(p) < 0 || !(name = session_mailbox(p)) || select_params(s, p) < 0) {
+	struct qresync q;
+	memset(&q, 0, sizeof q);
+	if (imap_p_sp(p) < 0 || !(name = session_mailbox(p)) || select_params(s, p, &q) < 0) {
 		free(name);
-		return session_bad(s, "syntax: SELECT mailbox [(CONDSTORE)]");
+		imap_seqset_free(&q.known);
+		return session_bad(s, "syntax: SELECT mailbox [(CONDSTORE | QRESYNC (...))]");
 	}
+	if (s->mb && s->qresync)
+		buf_puts(&s->io.out, "* OK [CLOSED] previous mailbox closed\r\n");
 	deselect(s);
 	struct mbox *m;
 	if (mbox_open(s->root, name, readonly, &m) < 0) {
 		session_no_errno(s, name, errno);
 		free(name);
+		imap_seqset_free(&q.known);
 		return;
 	}
 	free(name);
 	s->mb = m;
 	s->state = IMAP_SELECTED;
 	select_responses(s);
+	qresync_report(s, &q);
+	imap_seqset_free(&q.known);
 	session_tagged(s, "OK", "[%s] %s completed", mbox_readonly(m) ? "READ-ONLY" : "READ-WRITE",
 		       readonly ? "EXAMINE" : "SELECT");
 }
@@ -459,8 +523,7 @@ void cmd_expunge(struct session *s, struct imap_parser *p)
 		return session_no_errno(s, "EXPUNGE", errno);
 	}
 	free(uids);
-	for (size_t i = 0; i < up.nexpunged; i++)
-		buf_printf(&s->io.out, "* %lu EXPUNGE\r\n", up.expunged[i]);
+	session_put_expunged(s, &up);
 	mbox_update_free(&up);
 	if (s->condstore)
 		session_tagged(s, "OK", "[HIGHESTMODSEQ %llu] EXPUNGE completed",

@@ -93,7 +93,7 @@ void imap_put_datetime(struct buf *out, long long t);
 #include "io.h"
 
 #define IMAP_CAPS "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE NAMESPACE ENABLE SPECIAL-USE " \
-	"CHILDREN UNSELECT ID CONDSTORE ESEARCH"
+	"CHILDREN UNSELECT ID CONDSTORE QRESYNC ESEARCH"
 #define IMAP_LINE_MAX 65536		/* command line, literal data not counted */
 #define IMAP_LITERAL_MAX 65536		/* a literal outside APPEND */
 #define IMAP_LITERALS_MAX 1000		/* literals in one command */
@@ -113,6 +113,7 @@ struct session {
 	enum imap_state state;
 	struct mbox *mb;		/* the selected folder */
 	int condstore;			/* CONDSTORE enabled (RFC 7162 3.1) */
+	int qresync;			/* QRESYNC enabled: VANISHED, not EXPUNGE */
 	long errors, max_errors;
 	unsigned long long max_append;	/* max_message_size */
 	struct buf cmd;			/* the current command, literals inline */
@@ -129,6 +130,14 @@ void session_tagged(struct session *s, const char *status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void session_bad(struct session *s, const char *text);
 void session_no_errno(struct session *s, const char *what, int err);
+/* Ascending numbers as a set "a:b,c". */
+void session_put_set(struct buf *o, const unsigned long *v, size_t n);
+/* The expunges of up: "* n EXPUNGE" each, or one "* VANISHED uids"
+ * under QRESYNC. */
+void session_put_expunged(struct session *s, const struct mbox_update *up);
+/* QRESYNC: "* VANISHED (EARLIER) uids" for the UIDs of set (below
+ * UIDNEXT) that are not in the folder (none: nothing). */
+void session_put_vanished(struct session *s, const struct imap_seqset *set);
 /* Sends what changed in the selected folder (RFC 3501 7.4.1/5.5). */
 void session_updates(struct session *s, int allow_expunge);
 /* "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" of the folder. */

@@ -78,22 +78,26 @@ void cmd_id(struct session *s, struct imap_parser *p)
 void cmd_enable(struct session *s, struct imap_parser *p)
 {
 	struct imap_str a;
-	int any = 0, cs = 0;
+	int any = 0, cs = 0, qr = 0;
 	while (imap_p_sp(p) == 0) {
 		if (imap_p_atom(p, &a) < 0)
 			return session_bad(s, "syntax: ENABLE capability ...");
 		any = 1;
 		if (mem_caseeq(a.p, a.n, "CONDSTORE", 9))
 			cs = 1;
+		else if (mem_caseeq(a.p, a.n, "QRESYNC", 7))
+			qr = 1;
 	}
 	if (!any || !imap_p_end(p))
 		return session_bad(s, "syntax: ENABLE capability ...");
 	buf_puts(&s->io.out, "* ENABLED");
 	if (cs && !s->condstore)
 		buf_puts(&s->io.out, " CONDSTORE");
+	if (qr && !s->qresync)
+		buf_puts(&s->io.out, " QRESYNC");
 	buf_puts(&s->io.out, "\r\n");
-	if (cs)
-		s->condstore = 1;
+	s->condstore |= cs || qr;	/* QRESYNC implies CONDSTORE */
+	s->qresync |= qr;
 	session_tagged(s, "OK", "ENABLE completed");
 }
 
@@ -131,16 +135,14 @@ void cmd_idle(struct session *s, struct imap_parser *p)
 {
 	if (no_args(s, p) < 0)
 		return;
-	io_puts(&s->io, "+ idling\r\n");
-	if (io_flush(&s->io) < 0) {
-		s->done = 1;
-		return;
-	}
+	/* the watch first, then one sync: a change between the last sync and
+	 * the watch is seen either way */
 	int wfd = s->mb ? mbox_watch_fd(s->mb) : -1;
+	io_puts(&s->io, "+ idling\r\n");
 	long long deadline = monotonic_ms() + IMAP_TIMEOUT_MS;
 	struct buf line = BUF_INIT;
-	for (;;) {
-		int r = idle_wait(s, wfd, deadline);
+	for (int first = 1;; first = 0) {
+		int r = first ? 0 : idle_wait(s, wfd, deadline);
 		if (r < 0) {
 			buf_puts(&s->io.out, "* BYE autologout, idle for too long\r\n");
 			s->done = 1;

@@ -511,15 +511,7 @@ static void put_esearch(struct session *s, unsigned ret, const unsigned long *v,
 		buf_printf(o, " COUNT %zu", n);
 	if ((ret & R_ALL) && n) {
 		buf_puts(o, " ALL ");
-		for (size_t i = 0; i < n;) {
-			size_t j = i;
-			while (j + 1 < n && v[j + 1] == v[j] + 1)
-				j++;
-			buf_printf(o, "%s%lu", i ? "," : "", v[i]);
-			if (j > i)
-				buf_printf(o, ":%lu", v[j]);
-			i = j + 1;
-		}
+		session_put_set(o, v, n);
 	}
 	if (modseq && n)
 		buf_printf(o, " MODSEQ %llu", hms);

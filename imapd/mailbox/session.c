@@ -152,6 +152,102 @@ static void put_fetch_flags(struct session *s, size_t seq)
 	buf_puts(&s->io.out, ")\r\n");
 }
 
+struct span {
+	size_t a, b;		/* seq numbers a..b */
+};
+
+static int span_cmp(const void *x, const void *y)
+{
+	const struct span *p = x, *q = y;
+	return p->a < q->a ? -1 : p->a > q->a;
+}
+
+void session_put_set(struct buf *o, const unsigned long *v, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		buf_printf(o, "%s%lu", i ? "," : "", v[i]);
+		if (j > i)
+			buf_printf(o, ":%lu", v[j]);
+		i = j + 1;
+	}
+}
+
+static int ulong_cmp(const void *x, const void *y)
+{
+	unsigned long a = *(const unsigned long *)x, b = *(const unsigned long *)y;
+	return a < b ? -1 : a > b;
+}
+
+void session_put_expunged(struct session *s, const struct mbox_update *up)
+{
+	if (!up->nexpunged)
+		return;
+	if (!s->qresync) {
+		for (size_t i = 0; i < up->nexpunged; i++)
+			buf_printf(&s->io.out, "* %lu EXPUNGE\r\n", up->expunged[i]);
+		return;
+	}
+	unsigned long *v = xcalloc(up->nexpunged, sizeof *v);
+	memcpy(v, up->expunged_uids, up->nexpunged * sizeof *v);
+	qsort(v, up->nexpunged, sizeof *v, ulong_cmp);
+	buf_puts(&s->io.out, "* VANISHED ");
+	session_put_set(&s->io.out, v, up->nexpunged);
+	buf_puts(&s->io.out, "\r\n");
+	free(v);
+}
+
+/* UIDs lo..hi not in the folder, appended to the set being written. */
+static void gaps(struct session *s, unsigned long lo, unsigned long hi, int *any)
+{
+	size_t count = mbox_count(s->mb);
+	for (size_t q = mbox_seq_at_or_after(s->mb, lo); lo <= hi; q++) {
+		unsigned long next = q <= count ? mbox_msg(s->mb, q)->uid : hi + 1;
+		unsigned long end = next - 1 < hi ? next - 1 : hi;
+		if (next > lo) {
+			buf_printf(&s->io.out, "%s%lu", *any ? "," : "", lo);
+			if (end > lo)
+				buf_printf(&s->io.out, ":%lu", end);
+			*any = 1;
+		}
+		if (next >= hi)
+			break;
+		lo = next + 1;
+	}
+}
+
+void session_put_vanished(struct session *s, const struct imap_seqset *set)
+{
+	unsigned long top = mbox_uidnext(s->mb) - 1;
+	size_t mark = s->io.out.len;
+	int any = 0;
+	buf_puts(&s->io.out, "* VANISHED (EARLIER) ");
+	struct span *sp = xcalloc(set->n ? set->n : 1, sizeof *sp);
+	for (size_t i = 0; i < set->n; i++) {	/* as UID ranges, merged */
+		unsigned long lo = set->r[i].lo ? set->r[i].lo : top;
+		unsigned long hi = set->r[i].hi ? set->r[i].hi : top;
+		sp[i].a = lo < hi ? lo : hi;
+		sp[i].b = lo < hi ? hi : lo;
+	}
+	qsort(sp, set->n, sizeof *sp, span_cmp);
+	unsigned long from = 1;
+	for (size_t i = 0; i < set->n; i++) {
+		unsigned long lo = sp[i].a > from ? sp[i].a : from;
+		unsigned long hi = sp[i].b < top ? sp[i].b : top;
+		if (lo <= hi)
+			gaps(s, lo, hi, &any);
+		if (hi + 1 > from)
+			from = hi + 1;
+	}
+	free(sp);
+	if (any)
+		buf_puts(&s->io.out, "\r\n");
+	else
+		buf_truncate(&s->io.out, mark);
+}
+
 void session_updates(struct session *s, int allow_expunge)
 {
 	struct mbox_update up;
@@ -161,8 +257,7 @@ void session_updates(struct session *s, int allow_expunge)
 		mbox_update_free(&up);
 		return;
 	}
-	for (size_t i = 0; i < up.nexpunged; i++)
-		buf_printf(&s->io.out, "* %lu EXPUNGE\r\n", up.expunged[i]);
+	session_put_expunged(s, &up);
 	if (up.keywords_changed)
 		session_put_flaglist(s);
 	if (up.exists_changed)
@@ -171,16 +266,6 @@ void session_updates(struct session *s, int allow_expunge)
 	for (size_t i = 0; i < up.nchanged; i++)
 		put_fetch_flags(s, up.changed[i]);
 	mbox_update_free(&up);
-}
-
-struct span {
-	size_t a, b;		/* seq numbers a..b */
-};
-
-static int span_cmp(const void *x, const void *y)
-{
-	const struct span *p = x, *q = y;
-	return p->a < q->a ? -1 : p->a > q->a;
 }
 
 /* A range as seq numbers (b < a: empty); -1 outside the folder. */

@@ -24,20 +24,6 @@ static int set_arg(struct session *s, struct imap_parser *p, size_t **seqs, size
 	return r;
 }
 
-/* Ascending numbers as "a:b,c". */
-static void put_set(struct buf *o, const unsigned long *v, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && v[j + 1] == v[j] + 1)
-			j++;
-		buf_printf(o, "%s%lu", i ? "," : "", v[i]);
-		if (j > i)
-			buf_printf(o, ":%lu", v[j]);
-		i = j + 1;
-	}
-}
-
 /* " (UNCHANGEDSINCE n)" then " [+-]FLAGS[.SILENT] " */
 static int store_mode(struct imap_parser *p, unsigned long long *since, enum mbox_store_op *op,
 		      int *silent)
@@ -94,7 +80,7 @@ static void store_replies(struct session *s, const size_t *seqs, size_t n, const
 	for (size_t i = 0; i < nfailed; i++)
 		v[i] = s->uid ? mbox_msg(s->mb, failed[i])->uid : failed[i];
 	struct buf set = BUF_INIT;
-	put_set(&set, v, nfailed);
+	session_put_set(&set, v, nfailed);
 	session_tagged(s, "OK", "[MODIFIED %s] conditional STORE failed", buf_cstr(&set));
 	buf_free(&set);
 	free(v);
@@ -157,9 +143,9 @@ static int do_copy(struct session *s, const size_t *seqs, size_t n, const char *
 		for (size_t i = 0; i < n; i++)
 			src[i] = mbox_msg(s->mb, seqs[i])->uid;
 		buf_printf(code, "[COPYUID %lu ", uidv);
-		put_set(code, src, n);
+		session_put_set(code, src, n);
 		buf_putc(code, ' ');
-		put_set(code, dst, n);	/* dst in the same order: ascending too */
+		session_put_set(code, dst, n);	/* dst in the same order: ascending too */
 		buf_puts(code, "] ");
 	}
 	free(src);
@@ -180,8 +166,7 @@ static void finish_move(struct session *s, const size_t *seqs, size_t n, struct 
 		buf_printf(&s->io.out, "* OK %s\r\n", buf_cstr(code));
 		if (mbox_expunge(s->mb, uids, n, 0, &up) < 0)
 			log_warn("user %s: MOVE: expunge: %s", s->user, strerror(errno));
-		for (size_t i = 0; i < up.nexpunged; i++)
-			buf_printf(&s->io.out, "* %lu EXPUNGE\r\n", up.expunged[i]);
+		session_put_expunged(s, &up);
 		mbox_update_free(&up);
 		free(uids);
 	}

@@ -46,7 +46,7 @@ three_msgs() {
 	py <<'PY'
 from imapchat import Session
 s = Session()
-caps = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE NAMESPACE ENABLE SPECIAL-USE CHILDREN UNSELECT ID CONDSTORE ESEARCH"
+caps = "IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE NAMESPACE ENABLE SPECIAL-USE CHILDREN UNSELECT ID CONDSTORE QRESYNC ESEARCH"
 assert s.greeting.startswith("* PREAUTH [CAPABILITY " + caps + "]"), s.greeting
 r = s.cmd("CAPABILITY")
 assert r[0] == "* CAPABILITY " + caps and s.ok(r) == "OK", r
@@ -70,7 +70,7 @@ PY
 @test "imap: without -P the first line is the hand-off line for imapd-login; no Maildir answers NO [UNAVAILABLE]" {
 	run bash -c 'printf "a1 NOOP\r\na2 LOGOUT\r\n" | "$IMAPD" -c "$IMAP_CONF" 2>/dev/null'
 	assert_success
-	assert_line --index 0 --regexp '^OK \[CAPABILITY IMAP4rev1 .*CONDSTORE ESEARCH\] '
+	assert_line --index 0 --regexp '^OK \[CAPABILITY IMAP4rev1 .*CONDSTORE QRESYNC ESEARCH\] '
 	assert_line --index 1 --partial 'a1 OK'
 	run bash -c 'POSTHORN_MAILDIR=$T/nonexistent "$IMAPD" -c "$IMAP_CONF" </dev/null 2>/dev/null'
 	[ "$status" -eq 111 ]
@@ -392,6 +392,41 @@ assert "MODSEQ" in r[0], r
 r = s.cmd("STATUS INBOX (HIGHESTMODSEQ)")
 assert s.ok(r) == "OK", r
 s.close()
+PY
+}
+
+@test "imap: QRESYNC: VANISHED instead of EXPUNGE, SELECT (QRESYNC ...) resynchronises, UID FETCH (CHANGEDSINCE VANISHED)" {
+	three_msgs
+	py <<'PY'
+from imapchat import Session
+a = Session(); b = Session()
+r = a.cmd("SELECT INBOX (QRESYNC (1 1))")
+assert a.ok(r) == "BAD", r	# not enabled yet
+r = a.cmd("ENABLE QRESYNC")
+assert r[0] == "* ENABLED QRESYNC", r
+r = a.cmd("SELECT INBOX")
+uidv = [l for l in r if "UIDVALIDITY" in l][0].split("UIDVALIDITY ")[1].split("]")[0]
+hms = int([l for l in r if "HIGHESTMODSEQ" in l][0].split("HIGHESTMODSEQ ")[1].split("]")[0])
+b.cmd("SELECT INBOX")
+b.cmd("STORE 2 +FLAGS (\\Flagged)")
+b.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
+b.cmd("EXPUNGE")
+r = a.cmd("NOOP")
+assert "* VANISHED 1" in r and not any("EXPUNGE" in l for l in r), r
+assert any(l.startswith("* 1 FETCH (UID 2 MODSEQ") and "\\Flagged" in l for l in r), r
+r = a.cmd("SELECT INBOX (QRESYNC (%s %d 1:3))" % (uidv, hms))
+assert r[0] == "* OK [CLOSED] previous mailbox closed", r
+assert "* VANISHED (EARLIER) 1" in r, r
+assert any(l.startswith("* 1 FETCH (UID 2 FLAGS (") and "\\Flagged" in l and "MODSEQ" in l for l in r), r
+assert not any("UID 3" in l for l in r), r	# unchanged since hms
+r = a.cmd("SELECT INBOX (QRESYNC (%d %d))" % (int(uidv) + 1, hms))
+assert not any("VANISHED" in l for l in r) and a.ok(r) == "OK", r	# UIDVALIDITY changed: no resync
+r = a.cmd("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % hms)
+assert r[0] == "* VANISHED (EARLIER) 1" and r[1].startswith("* 1 FETCH (UID 2 "), r
+assert a.ok(a.cmd("FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % hms)) == "BAD"
+r = a.cmd("UID MOVE 3 Trash")
+assert "* VANISHED 3" in r, r
+a.close(); b.close()
 PY
 }
 
