@@ -144,7 +144,7 @@ static void words_after_local(struct actx *c, struct addr *a)
 	buf_free(&words);
 }
 
-static int addr_spec(struct actx *c, struct addr *a)
+static int addr_spec(struct actx *c, struct addr *a, int in_angle)
 {
 	struct mime_lex *x = &c->x;
 	buf_reset(&c->comment);
@@ -161,6 +161,8 @@ static int addr_spec(struct actx *c, struct addr *a)
 		tried_domain = 1;
 	}
 	x->comment = NULL;
+	if (in_angle)
+		return r;
 	if (c->comment.len > 0 && !a->has_name) {
 		buf_copy(&a->name, &c->comment);
 		a->has_name = 1;
@@ -202,8 +204,8 @@ static int angle_addr(struct actx *c, struct addr *a)
 		if (route(c, a) > 0 && mime_lex_at(x, ':'))
 			x->p++;
 		else {
-			buf_set(&a->mbox, "INVALID_ROUTE", 13);
-			a->has_mbox = 1;
+			buf_set(&a->route, "INVALID_ROUTE", 13);
+			a->has_route = 1;
 			if (x->p >= x->end)
 				return -1;
 		}
@@ -211,7 +213,7 @@ static int angle_addr(struct actx *c, struct addr *a)
 			return -1;
 	}
 	if (*x->p != '>') {
-		if (addr_spec(c, a) < 0 || !mime_lex_at(x, '>'))
+		if (addr_spec(c, a, 1) < 0 || !mime_lex_at(x, '>'))
 			return -1;
 	}
 	x->p++;
@@ -228,10 +230,14 @@ static int mailbox(struct actx *c)
 	if (r <= 0 || !mime_lex_at(x, '<')) {
 		x->p = start;
 		buf_reset(&a.name);
-		r = addr_spec(c, &a);
+		r = addr_spec(c, &a, 0);
 	} else {
 		a.has_name = a.name.len > 0;
 		r = angle_addr(c, &a);
+		if (r < 0) {	/* Dovecot's mark of a broken <address> */
+			buf_set(&a.domain, "SYNTAX_ERROR", 12);
+			a.has_domain = 1;
+		}
 	}
 	emit(c, &a, 1);
 	addr_free(&a);
