@@ -318,8 +318,11 @@ static void env_collect(const char *hdr, size_t len, struct header_field *f,
 		f[k] = h;
 		have[k] = 1;
 		if (k >= E_FROM && k <= E_BCC) {
+			/* Dovecot's address parser sees a C string: a NUL
+			 * ends the field */
+			const char *nul = memchr(h.value, '\0', h.value_len);
 			buf_reset(&v);
-			mime_value(h.value, h.value_len, &v);
+			mime_value(h.value, nul ? (size_t)(nul - h.value) : h.value_len, &v);
 			mime_addr_write(v.s, v.len, &lists[k]);
 		}
 	}
