@@ -171,13 +171,14 @@ struct uid_msg *uidlist_find(const struct uidlist *u, unsigned long uid)
 unsigned long long uidlist_crlf_count(const char *p, size_t n, int *prev_cr)
 {
 	unsigned long long total = n;
-	int cr = *prev_cr;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\n' && !cr)
+	const char *end = p + n, *nl;
+	/* line ends found with memchr: the first large message of a new
+	 * folder is read once, at full speed */
+	for (const char *s = p; s < end && (nl = memchr(s, '\n', (size_t)(end - s))); s = nl + 1)
+		if (nl == p ? !*prev_cr : nl[-1] != '\r')
 			total++;
-		cr = p[i] == '\r';
-	}
-	*prev_cr = cr;
+	if (n)
+		*prev_cr = p[n - 1] == '\r';
 	return total;
 }
 
@@ -905,13 +906,20 @@ static int measure(struct uidlist *u, const struct entry *e, unsigned long long 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	struct stat st;
-	*mtime = fstat(fd, &st) == 0 ? (long long)st.st_mtim.tv_sec : 0;
+	unsigned long long want = ~0ULL;
+	*mtime = 0;
+	if (fstat(fd, &st) == 0) {
+		*mtime = (long long)st.st_mtim.tv_sec;
+		want = (unsigned long long)st.st_size;
+	}
 	char *chunk = xmalloc(READ_CHUNK);
 	int cr = 0;
 	char last = 0;
-	ssize_t r;
+	ssize_t r = 0;
 	*size = *fsize = 0;
-	while ((r = read(fd, chunk, READ_CHUNK)) != 0) {
+	/* up to the size fstat gave (a message file is complete once it is
+	 * in new/ or cur/): no extra read just to see the end */
+	while (*fsize < want && (r = read(fd, chunk, READ_CHUNK)) != 0) {
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -920,6 +928,7 @@ static int measure(struct uidlist *u, const struct entry *e, unsigned long long 
 		*fsize += (unsigned long long)r;
 		*size += uidlist_crlf_count(chunk, (size_t)r, &cr);
 		last = chunk[r - 1];
+		r = 0;
 	}
 	/* a last line without its line end is presented completed */
 	if (r == 0 && *fsize > 0 && last != '\n')
