@@ -120,6 +120,7 @@ struct session {
 	struct imap_str tag;
 	int uid;			/* the command is a UID command */
 	int allow_expunge;		/* EXPUNGE responses allowed now */
+	long sync_failed;		/* mbox_sync failures (logged once) */
 	int done;			/* end the session */
 };
 

@@ -253,7 +253,8 @@ void session_updates(struct session *s, int allow_expunge)
 	struct mbox_update up;
 	memset(&up, 0, sizeof up);
 	if (mbox_sync(s->mb, allow_expunge, &up) < 0) {
-		log_warn("user %s: sync: %s", s->user, strerror(errno));
+		if (!s->sync_failed++)	/* once: IDLE may retry every second */
+			log_warn("user %s: sync: %s", s->user, strerror(errno));
 		mbox_update_free(&up);
 		return;
 	}
