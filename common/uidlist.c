@@ -327,6 +327,19 @@ bad:
 	return -1;
 }
 
+/* Decimal digits without printf: the list of a large folder is written
+ * line by line. */
+static void put_num(struct buf *out, unsigned long long v, char after)
+{
+	char d[24];
+	size_t i = sizeof d;
+	d[--i] = after;
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	buf_append(out, d + i, sizeof d - i);
+}
+
 void uidlist_format(const struct uidlist *u, struct buf *out)
 {
 	buf_reset(out);
@@ -336,8 +349,15 @@ void uidlist_format(const struct uidlist *u, struct buf *out)
 		const struct uid_msg *m = &u->msgs[i];
 		if (!m->name)
 			continue;
-		buf_printf(out, "%lu %llu %llu %c %llu %lld %s\n", m->uid, m->size, m->fsize,
-			   m->sub, m->modseq, m->mtime, m->name);
+		put_num(out, m->uid, ' ');
+		put_num(out, m->size, ' ');
+		put_num(out, m->fsize, ' ');
+		buf_putc(out, m->sub);
+		buf_putc(out, ' ');
+		put_num(out, m->modseq, ' ');
+		put_num(out, m->mtime < 0 ? 0 : (unsigned long long)m->mtime, ' ');
+		buf_puts(out, m->name);
+		buf_putc(out, '\n');
 	}
 }
 
@@ -379,8 +399,13 @@ static void changed(struct uidlist *u)
 	u->mem_gen++;
 }
 
+/* Log lines are not written when the whole list is written anyway. */
 static void rec_add(struct uidlist *u, const struct uid_msg *m)
 {
+	if (u->need_fold) {
+		changed(u);
+		return;
+	}
 	buf_printf(&u->pending, "+ %lu %llu %llu %c %llu %lld %s\n", m->uid, m->size, m->fsize,
 		   m->sub, m->modseq, m->mtime, m->name);
 	changed(u);
@@ -388,12 +413,20 @@ static void rec_add(struct uidlist *u, const struct uid_msg *m)
 
 static void rec_rename(struct uidlist *u, const struct uid_msg *m)
 {
+	if (u->need_fold) {
+		changed(u);
+		return;
+	}
 	buf_printf(&u->pending, "= %lu %c %llu %s\n", m->uid, m->sub, m->modseq, m->name);
 	changed(u);
 }
 
 static void rec_remove(struct uidlist *u, unsigned long uid)
 {
+	if (u->need_fold) {
+		changed(u);
+		return;
+	}
 	buf_printf(&u->pending, "- %lu\n", uid);
 	changed(u);
 }
@@ -490,7 +523,7 @@ static void fill_mtimes(struct uidlist *u)
 	for (size_t i = 0; i < u->n; i++) {
 		uidlist_path(u, &u->msgs[i], &p);
 		if (stat(p.s, &st) == 0)
-			u->msgs[i].mtime = (long long)st.st_mtim.tv_sec;
+			u->msgs[i].mtime = st.st_mtim.tv_sec > 0 ? (long long)st.st_mtim.tv_sec : 0;
 	}
 	buf_free(&p);
 	u->need_fold = 1;
@@ -909,7 +942,8 @@ static int measure(struct uidlist *u, const struct entry *e, unsigned long long 
 	unsigned long long want = ~0ULL;
 	*mtime = 0;
 	if (fstat(fd, &st) == 0) {
-		*mtime = (long long)st.st_mtim.tv_sec;
+		/* a date before 1970 is kept as 0: the list has no signs */
+		*mtime = st.st_mtim.tv_sec > 0 ? (long long)st.st_mtim.tv_sec : 0;
 		want = (unsigned long long)st.st_size;
 	}
 	char *chunk = xmalloc(READ_CHUNK);
@@ -1230,7 +1264,7 @@ struct uid_msg *uidlist_add(struct uidlist *u, char sub, const char *name,
 	m->size = size;
 	m->fsize = fsize;
 	m->modseq = ++u->modseq;
-	m->mtime = mtime;
+	m->mtime = mtime > 0 ? mtime : 0;
 	m->sub = sub;
 	m->name = name_new(u, name, strlen(name));
 	rec_add(u, m);

@@ -402,6 +402,13 @@ static void test_append_copy(void)
 	      st.unseen == 0 && st.recent == 0 && st.uidvalidity == v2 && st.size == 3 * strlen(msg));
 	CHECK(folder_status(root, "Nope", &st) == -1 && errno == ENOENT);
 
+	/* a date before 1970 is kept as 0, and the index stays readable */
+	struct mbox_new old = nm;
+	old.internaldate = -86400;
+	CHECK(mbox_append(root, "Trash", &old, msg, strlen(msg), &v2, &uid2) == 0);
+	struct folder_status fs;
+	CHECK(folder_status(root, "Trash", &fs) == 0 && fs.uidvalidity == v2 && fs.uidnext == uid2 + 1);
+
 	/* APPEND and COPY into the selected folder itself */
 	size_t before = mbox_count(s);
 	CHECK(mbox_append(root, "Sent", &nm, msg, strlen(msg), &v2, &uid2) == 0 && uid2 == 3);
