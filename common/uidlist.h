@@ -16,35 +16,40 @@
  *     - <uid>                                      (removed)
  *     H <next uid> <modseq> <recent uid> <new stamp> <cur stamp>
  *
- * one batch (ending with its H line) per locked update, fsynced; every
- * reader applies the lines after the offset it last read.  When the log
- * outgrows a quarter of the list (or 256 KiB, whichever is larger), the
- * writer folds it: a new list with the next generation, then an empty log
- * of that generation (a log of another generation than the list is stale
- * and ignored, so a crash between the two loses nothing).  A torn last
- * line (a writer that died) is cut off by the next writer.  Version 1 (no M, R, modseq, mtime: pop3d
- * before imapd) is still read: its UIDs and UIDVALIDITY are kept, every
- * message gets modseq 1 and its file's mtime, and the next save writes
- * version 2.  The modseq (IMAP CONDSTORE) of a message is raised when it
- * appears or its file name changes (a flag change, ours or another
- * reader's); the highest modseq also rises on every expunge.  R is the
- * \Recent mark: messages above it have not been seen by an IMAP session
- * yet (the first read-write session to sync claims them).
+ * one batch (ending with its H line) per locked update, fdatasync'ed;
+ * every reader applies the lines after the offset it last read (a list
+ * file that did not change is not read again).  When the log outgrows a
+ * quarter of the list (or 256 KiB, whichever is larger), the writer folds
+ * it: a new list with the next generation, then an empty log of that
+ * generation (a log of another generation than the list is stale and
+ * ignored, so a crash between the two loses nothing).  A torn last line
+ * (a writer that died) is cut off by the next writer.
+ *
+ * Version 1 (no M, R, G, modseq, mtime: pop3d before imapd) is still
+ * read: its UIDs and UIDVALIDITY are kept, every message gets modseq 1 and
+ * its file's mtime, and the list is written again as version 2.  The
+ * modseq (IMAP CONDSTORE) of a message is raised when it appears or its
+ * file name changes (a flag change, ours or another reader's); the
+ * highest modseq also rises on every expunge.  R is the \Recent mark:
+ * messages above it have not been seen by an IMAP session yet (the first
+ * read-write session to sync claims them).
  *
  * A message's UID is given once, when the message is first seen, and never
  * changes while the file exists (its base name, the part before ":2,", is
  * the identity: a flag change renames the file but keeps the UID).  The
  * CRLF size (the octets a POP3 RETR or IMAP FETCH sends: every LF as CRLF,
  * and a last line without a line end completed with one) is computed
- * once, by reading the file when it is first listed.  Flags are not stored: they
- * are the file name's ":2,FLAGS" part (maildir_name_flags).
+ * once, by reading the file when it is first listed.  Flags are not
+ * stored: they are the file name's ":2,FLAGS" part (maildir_name_flags).
  *
- * Updates are read-modify-write under an flock on "posthorn-uidlist.lock",
- * written to a temporary file, fsynced and renamed.  A sync re-reads new/
- * and cur/ only when their mtimes differ from the stamps in the file (a
- * stamp of a directory changed within the last two seconds is stored as
- * 0, so a change in the same clock tick is not missed); it never re-reads
- * or re-stats a message that is already listed. */
+ * Every update holds an flock on "posthorn-uidlist.lock" (which also keeps
+ * the last UIDVALIDITY given, so a rebuilt list always gets a new one).  A
+ * sync re-reads new/ or cur/ only when its mtime differs from its stamp (a
+ * directory changed within the last 100 ms, 2 s on a file system without
+ * sub-second times, is stamped 0, so a change in the same clock tick is
+ * not missed; uidlist_touched_cur is the exception, for the caller's own
+ * change under the lock); it never re-reads or re-stats a message that is
+ * already listed. */
 #ifndef POSTHORN_UIDLIST_H
 #define POSTHORN_UIDLIST_H
 
