@@ -1,6 +1,7 @@
-/* uidlist: the per-folder index of UIDs and CRLF sizes (see uidlist.h).
- * Used by pop3d now and imapd later.  The list on disk is the truth about
- * UIDs; the directories are the truth about which messages exist. */
+/* uidlist: the per-folder index (see uidlist.h): UIDs, sizes, modseqs,
+ * dates, kept as a list file and its change log.  Used by pop3d and the
+ * imapd store.  The index is the truth about UIDs; the directories are
+ * the truth about which messages exist. */
 #include "uidlist.h"
 #include "fsutil.h"
 #include "io.h"
