@@ -91,8 +91,6 @@ static void classify(struct scan *sc, int i, struct mime_fields *f)
 		mime_ctype_read(h.value, h.value_len, f);
 	int multi = f->have_type && f->subtype.len > 0 && ctype_is(f, "multipart", NULL);
 	int msg = f->have_type ? ctype_is(f, "message", "rfc822") : parent_digest;
-	/* "multipart/" with an empty subtype is still multipart for Dovecot,
-	 * but the lexer cannot tell it from "multipart": close enough */
 	if (!multi && !msg)
 		return;
 	if (p->depth >= MIME_DEPTH_MAX) {

@@ -50,7 +50,7 @@ static int to_utf8(const char *cs, const char *s, size_t n, struct buf *out)
 	char *in = (char *)s;
 	size_t inleft = n;
 	do {
-		buf_reserve(out, size_add(inleft * 2, 64));
+		buf_reserve(out, size_add(size_mul(inleft, 2), 64));
 		char *o = out->s + out->len;
 		size_t room = out->cap - out->len, oleft = room;
 		r = iconv(cd, &in, &inleft, &o, &oleft);
