@@ -78,9 +78,14 @@ void imapfmt_nstring(struct buf *out, const char *s, size_t n)
 		imapfmt_string(out, s, n);
 }
 
+/* ASTRING-CHAR: an atom character or ']' (RFC 3501 9); "NIL" is quoted
+ * so that it is not mistaken for NIL (Dovecot does the same). */
 void imapfmt_astring(struct buf *out, const char *s, size_t n)
 {
-	if (imapfmt_is_atom(s, n))
+	int plain = n > 0 && !mem_caseeq(s, n, "NIL", 3);
+	for (size_t i = 0; i < n && plain; i++)
+		plain = s[i] == ']' || is_atom_char((unsigned char)s[i]);
+	if (plain)
 		buf_append(out, s, n);
 	else
 		imapfmt_string(out, s, n);

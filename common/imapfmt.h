@@ -25,7 +25,8 @@ void imapfmt_string(struct buf *out, const char *s, size_t n);
 void imapfmt_string_c(struct buf *out, const char *s);
 /* nstring: NIL when s is NULL, else a string. */
 void imapfmt_nstring(struct buf *out, const char *s, size_t n);
-/* astring: an atom when it is one, else a string. */
+/* astring: bare when it is 1*ASTRING-CHAR (atom characters and ']') and
+ * not "NIL", else a string. */
 void imapfmt_astring(struct buf *out, const char *s, size_t n);
 /* literal: always {n}\r\n + bytes. */
 void imapfmt_literal(struct buf *out, const char *s, size_t n);

@@ -182,7 +182,11 @@ static void test_imapfmt(void)
 	imapfmt_astring(&b, "a b", 3);
 	buf_putc(&b, ' ');
 	imapfmt_astring(&b, "", 0);
-	CHECK(streq(&b, "INBOX \"a b\" \"\""));
+	buf_putc(&b, ' ');
+	imapfmt_astring(&b, "nil", 3);
+	buf_putc(&b, ' ');
+	imapfmt_astring(&b, "a]b", 3);
+	CHECK(streq(&b, "INBOX \"a b\" \"\" \"nil\" a]b"));
 	CHECK(imapfmt_is_atom("\\Seen", 5) == 0);
 	CHECK(imapfmt_is_atom("a]", 2) == 0);
 	CHECK(imapfmt_is_atom("x-y.z", 5) == 1);
