@@ -45,8 +45,30 @@ setup() {
 }
 
 teardown() {
-	[ -n "${IMAPC_DOVECOT:-}" ] || ph_teardown
+	local bad=0
+	if [ -z "${IMAPC_DOVECOT:-}" ] && [ -n "${PH_DIR:-}" ]; then
+		ph_stop
+		[ -f "$PH_DIR/log/posthorn.log" ] && imap_sanitizer_reports "$PH_DIR/log/posthorn.log" && bad=1
+		ph_teardown
+	fi
 	case "${T:-}" in /tmp/imapc.?*) rm -rf "$T" ;; esac
+	return "$bad"
+}
+
+# imap_sanitizer_reports LOG: prints the sanitizer reports (SAN=1) of the
+# IMAP processes (imapd-login, imapd, found by the pids they log under)
+# and succeeds if there is any; other daemons' reports are their tests'.
+imap_sanitizer_reports() {
+	local pids pid found=1
+	pids=$(sed -n 's/.*==\([0-9][0-9]*\)==ERROR: .*Sanitizer.*/\1/p' "$1" | sort -u)
+	for pid in $pids; do
+		if grep -Eq "(imapd|imapd-login)\[$pid\]|(imapd|imapd-login) pid $pid " "$1"; then
+			grep -F "==$pid==" "$1"
+			found=0
+		fi
+	done
+	grep -E "(imapd|imapd-login)\[[0-9]+\]: .*runtime error" "$1" && found=0
+	return "$found"
 }
 
 # msg_file N SUBJECT BODY: writes a message to $T/msgN.eml (LF line ends)
