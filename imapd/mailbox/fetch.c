@@ -112,13 +112,15 @@ static int section(struct imap_parser *p, struct fetch_item *it)
 	return imap_p_char(p, ']');
 }
 
+/* <origin.count>; a count of 0 (RFC 3501 wants nz-number) is taken as
+ * Dovecot takes it: an empty string. */
 static int partial(struct imap_parser *p, struct fetch_item *it)
 {
 	unsigned long long a, b;
 	if (imap_p_char(p, '<') < 0)
 		return 0;
 	if (imap_p_number(p, &a) < 0 || imap_p_char(p, '.') < 0 || imap_p_number(p, &b) < 0
-	    || b == 0 || imap_p_char(p, '>') < 0)
+	    || imap_p_char(p, '>') < 0)
 		return -1;
 	it->partial = 1;
 	it->off = a;

@@ -355,6 +355,67 @@ s.close()
 PY
 }
 
+@test "imap: every FETCH result recorded from Dovecot for the MIME corpus (tests/unit/mime) comes out of a session alike" {
+	CORPUS=$PH_ROOT/tests/unit/mime
+	i=0
+	for f in "$CORPUS"/*.eml; do
+		i=$((i + 1))
+		cp "$f" "$POSTHORN_MAILDIR/cur/17000$(printf %03d $i).corpus.host:2,"
+		touch -d "@$((1700000000 + i))" "$POSTHORN_MAILDIR/cur/17000$(printf %03d $i).corpus.host:2,"
+	done
+	CORPUS=$CORPUS py <<'PY'
+import glob, os
+from imapchat import Session
+files = sorted(glob.glob(os.environ["CORPUS"] + "/*.eml"))
+s = Session()
+r = s.cmd("SELECT INBOX")
+assert "* %d EXISTS" % len(files) in r, r
+# INTERNALDATE (the file's mtime) tells which message is which file
+r = s.cmd("FETCH 1:* (INTERNALDATE)")
+import datetime
+seq_of = {}
+for line in r[:-1]:
+    seq = int(line.split()[1])
+    d = line.split('INTERNALDATE "')[1].split('"')[0]
+    t = int(datetime.datetime.strptime(d, "%d-%b-%Y %H:%M:%S %z").timestamp())
+    seq_of[t - 1700000000] = seq
+
+def records(path):
+    data = open(path, "rb").read()
+    out, pos = [], 0
+    while pos < len(data):
+        nl = data.index(b"\n", pos)
+        n, item = data[pos + 1:nl].split(b" ", 1)
+        n = int(n)
+        out.append((item.decode(), data[nl + 1:nl + 1 + n]))
+        pos = nl + 1 + n + 1
+    return out
+
+checked = 0
+for idx, f in enumerate(files, 1):
+    seq = seq_of[idx]
+    for item, want in records(f[:-4] + ".out"):
+        ask = item.replace("BODY[", "BODY.PEEK[", 1) if item.startswith("BODY[") else item
+        r = s.cmd("FETCH %d (%s)" % (seq, ask))
+        assert s.ok(r) == "OK" and len(r) == 2, (f, item, r)
+        line = r[0].encode("latin-1")
+        head = b"* %d FETCH (" % seq
+        name = item.split("<")[0] + ("<" + item.split("<")[1].split(".")[0] + ">" if "<" in item else "")
+        assert line.startswith(head + name.encode() + b" ") and line.endswith(b")"), (f, item, line[:200])
+        got = line[len(head) + len(name) + 1:-1]
+        if got.startswith(b"{"):
+            n = int(got[1:got.index(b"}")])
+            got = got[got.index(b"\r\n") + 2:]
+            assert len(got) == n, (f, item)
+        elif got == b'""':
+            got = b""
+        assert got == want, (os.path.basename(f), item, want[:300], got[:300])
+        checked += 1
+assert checked > 1000, checked
+s.close()
+PY
+}
+
 @test "imap: STORE flags and keywords, .SILENT, CONDSTORE MODSEQ, UNCHANGEDSINCE and CHANGEDSINCE" {
 	three_msgs
 	py <<'PY'
