@@ -810,6 +810,24 @@ out:;
 
 /* ---- STATUS ---- */
 
+static void count_status(const struct uidlist *ul, struct folder_status *st)
+{
+	for (size_t i = 0; i < ul->n; i++) {
+		unsigned f;
+		uint32_t kw;
+		name_flags(ul->msgs[i].name, &f, &kw);
+		if (!(f & MF_SEEN))
+			st->unseen++;
+		if (ul->msgs[i].uid > ul->recent_uid)
+			st->recent++;
+		st->size += ul->msgs[i].size;
+	}
+	st->messages = ul->n;
+	st->uidnext = ul->next_uid;
+	st->uidvalidity = ul->uidvalidity;
+	st->highestmodseq = ul->modseq;
+}
+
 int folder_status(const char *root, const char *name, struct folder_status *st)
 {
 	struct buf dir = BUF_INIT;
@@ -823,28 +841,19 @@ int folder_status(const char *root, const char *name, struct folder_status *st)
 		errno = ENOENT;
 		return -1;
 	}
-	struct uidlist ul;
-	uidlist_init(&ul, buf_cstr(&dir));
-	buf_free(&dir);
-	int r = uidlist_sync(&ul);
-	if (r == 0) {
-		for (size_t i = 0; i < ul.n; i++) {
-			unsigned f;
-			uint32_t kw;
-			name_flags(ul.msgs[i].name, &f, &kw);
-			if (!(f & MF_SEEN))
-				st->unseen++;
-			if (ul.msgs[i].uid > ul.recent_uid)
-				st->recent++;
-			st->size += ul.msgs[i].size;
-		}
-		st->messages = ul.n;
-		st->uidnext = ul.next_uid;
-		st->uidvalidity = ul.uidvalidity;
-		st->highestmodseq = ul.modseq;
+	/* the selected folder's own index: only what changed is read */
+	struct uidlist own, *ul = mbox_open_list(buf_cstr(&dir));
+	if (!ul) {
+		uidlist_init(&own, buf_cstr(&dir));
+		ul = &own;
 	}
+	buf_free(&dir);
+	int r = uidlist_sync(ul);
+	if (r == 0)
+		count_status(ul, st);
 	int e = errno;
-	uidlist_free(&ul);
+	if (ul == &own)
+		uidlist_free(&own);
 	errno = e;
 	return r;
 }

@@ -418,6 +418,12 @@ static void test_append_copy(void)
 	CHECK(mbox_sync(s, 1, &up) == 0 && up.exists_changed && mbox_count(s) == before + 2 &&
 	      mbox_msg(s, before + 2)->uid == 4);
 	mbox_update_free(&up);
+	/* STATUS of the selected folder (from the session's own index) */
+	struct folder_status ss;
+	CHECK(mbox_append(root, "Sent", &nm, msg, strlen(msg), &v2, &uid2) == 0);
+	CHECK(folder_status(root, "Sent", &ss) == 0 && ss.messages == before + 3 && ss.uidnext == uid2 + 1);
+	CHECK(mbox_sync(s, 1, &up) == 0 && up.exists_changed && mbox_count(s) == before + 3);
+	mbox_update_free(&up);
 
 	/* quota: a maildirsize limit of 100 bytes refuses a bigger message */
 	put(root, ".", "maildirsize", "100S\n0 0\n");
