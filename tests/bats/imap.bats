@@ -710,8 +710,12 @@ a.send((tag + " IDLE\r\n").encode())
 assert a.readline().startswith("+ ")
 with smtplib.SMTP("127.0.0.1", int(os.environ["PH_SMTP"]), timeout=10) as c:
     c.sendmail("sender@example.test", ["demo@example.test"], "Subject: idle test\r\n\r\nhello\r\n")
-ready, _, _ = select.select([a.p.stdout], [], [], 20)
-assert ready, "no untagged response within 20 s"
+ready, _, _ = select.select([a.p.stdout], [], [], 60)
+if not ready:
+    for root, _, names in os.walk(os.environ["PH_DIR"] + "/log"):
+        for n in names:
+            print(open(os.path.join(root, n), errors="replace").read()[-3000:])
+assert ready, "no untagged response within 60 s"
 line = a.readline()
 assert line == "* 1 EXISTS", line
 a.send(b"DONE\r\n")
