@@ -227,6 +227,8 @@ int mbox_append(const char *root, const char *name, const struct mbox_new *msg,
 	}
 	r = append_locked(ul, msg, buf_cstr(&tmp), buf_cstr(&base), crlf_size(buf_cstr(&lf), lf.len), lf.len, date, uid);
 	e = errno;
+	if (r < 0)
+		unlink(buf_cstr(&tmp));	/* e.g. no keyword slot left: nothing stays in tmp/ */
 	if (uidlist_end(ul) < 0 && r == 0)
 		r = -1;	/* the message is in place; its UID may be given again */
 	else

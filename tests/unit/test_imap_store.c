@@ -307,6 +307,8 @@ static void test_keywords(void)
 	mbox_close(b);
 }
 
+static size_t count_files(const char *dir, const char *sub);
+
 static void test_append_copy(void)
 {
 	struct mbox_new nm = {0};
@@ -401,6 +403,26 @@ static void test_append_copy(void)
 	CHECK(folder_status(root, "Trash", &st) == 0 && st.messages == 3 && st.uidnext == 4 &&
 	      st.unseen == 0 && st.recent == 0 && st.uidvalidity == v2 && st.size == 3 * strlen(msg));
 	CHECK(folder_status(root, "Nope", &st) == -1 && errno == ENOENT);
+
+	/* a keyword too many: APPEND fails and leaves nothing in tmp/ */
+	const char *many[MBOX_KEYWORDS_MAX + 1];
+	size_t many_len[MBOX_KEYWORDS_MAX + 1];
+	char kwn[MBOX_KEYWORDS_MAX + 1][8];
+	for (int i = 0; i <= MBOX_KEYWORDS_MAX; i++) {
+		snprintf(kwn[i], sizeof kwn[i], "kw%d", i);
+		many[i] = kwn[i];
+		many_len[i] = strlen(kwn[i]);
+	}
+	struct mbox_new full = nm;
+	full.keywords = many;
+	full.keyword_lens = many_len;
+	full.nkeywords = MBOX_KEYWORDS_MAX + 1;
+	CHECK(folder_create(root, "Kw") == 0);
+	CHECK(mbox_append(root, "Kw", &full, msg, strlen(msg), &v2, &uid2) == -1 && errno == ENOSPC);
+	struct buf kt = BUF_INIT;
+	buf_printf(&kt, "%s/.Kw", root);
+	CHECK(count_files(buf_cstr(&kt), "tmp") == 0 && count_files(buf_cstr(&kt), "cur") == 0);
+	buf_free(&kt);
 
 	/* a date before 1970 is kept as 0, and the index stays readable */
 	struct mbox_new old = nm;
