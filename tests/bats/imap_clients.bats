@@ -7,7 +7,8 @@
 # (tests/node/imapflow_check.mjs: list with a non-ASCII folder, fetch,
 # search, flags, move, append, a multipart's BODYSTRUCTURE and parts, IDLE
 # seeing a message delivered over SMTP and another session's STORE and
-# EXPUNGE) and fetchmail over IMAP (keep).
+# EXPUNGE), fetchmail over IMAP (keep), and mbsync and imaplib through a
+# tunnel (libexec/imapd -P, preauth).
 # Mail reaches the server over SMTP (swaks --data: the exact bytes sent).
 #
 # IMAPC_DOVECOT=DIR runs the same tests against a reference Dovecot
@@ -401,4 +402,63 @@ PY
 	# exit 1: no mail
 	[ "$status" -eq 1 ]
 	[ ! -s "$out" ]
+}
+
+@test "imap clients: mbsync and python imaplib.IMAP4_stream through a tunnel (imapd -P, preauth)" {
+	[ -z "${IMAPC_DOVECOT:-}" ] || skip "tunnel: posthorn's imapd -P only"
+	command -v mbsync >/dev/null || skip "mbsync not installed"
+	TM=$T/tunnel-maildir
+	mkdir -p "$TM"/{new,cur,tmp}
+	for i in 1 2 3; do
+		msg_file "$i" "tunnel $i" "through the tunnel $i"
+		cp "$T/msg$i.eml" "$TM/new/$((1790000000 + i)).M${i}P1.tunnel"
+	done
+	tunnel="env POSTHORN_USER=$IUSER POSTHORN_MAILDIR=$TM $PH_ROOT/libexec/imapd -P -c $PH_DIR/etc/posthorn.conf"
+	mkdir -p "$T/mail"
+	cat >"$T/mbsyncrc" <<EOF
+IMAPStore far
+Tunnel "$tunnel"
+
+MaildirStore near
+Path $T/mail/
+Inbox $T/mail/INBOX
+
+Channel c
+Far :far:
+Near :near:
+Patterns INBOX
+Create Both
+Expunge None
+Sync All
+SyncState *
+EOF
+	run timeout 60 mbsync -c "$T/mbsyncrc" -a
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *Sanitizer* ]]
+	[ "$(find "$T/mail/INBOX/new" "$T/mail/INBOX/cur" -type f | wc -l)" -eq 3 ]
+	two=$(local_msg INBOX "tunnel 2")
+	diff <(grep -v '^X-TUID: ' "$two") "$T/msg2.eml"
+	# flagged and seen locally, pushed back: the server's file name carries it
+	mv "$two" "$T/mail/INBOX/cur/$(basename "${two%%:2,*}"):2,FS"
+	run timeout 60 mbsync -c "$T/mbsyncrc" -a
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *Sanitizer* ]]
+	ls "$TM/cur"
+	ls "$TM/cur" | grep -q '^1790000002\.M2P1\.tunnel:2,FS$'
+	# python's IMAP4_stream: the same flags seen, then a search
+	python3 - "$tunnel" <<'PY'
+import imaplib, sys
+M = imaplib.IMAP4_stream(sys.argv[1])
+assert M.state == "AUTH", M.state
+typ, dat = M.select("INBOX")
+assert typ == "OK" and dat[-1] == b"3", (typ, dat)
+typ, dat = M.search(None, "FLAGGED")
+assert typ == "OK" and dat[0].split() == [b"2"], dat
+typ, dat = M.fetch("2", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+assert b"\\Flagged" in dat[0][0] and b"\\Seen" in dat[0][0], dat
+assert dat[0][1] == b"Subject: tunnel 2\r\n\r\n", dat
+M.logout()
+PY
 }
