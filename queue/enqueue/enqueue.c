@@ -364,14 +364,16 @@ int main(int argc, char **argv)
 	struct qdirs q;
 	if (qdirs_open(&cfg, &q) < 0)
 		enq_fail(111, "451 4.3.0 cannot open the queue: %s", strerror(errno));
-	if (daemon_mode)
-		return enqueue_daemon(&cfg, &q);
-	enqueue_one(&cfg, caller, caller_trusted(&cfg, caller), &q);
+	int rc = 0;
+	if (daemon_mode)	/* returns on SIGTERM (stop, reload): frees like the rest */
+		rc = enqueue_daemon(&cfg, &q);
+	else
+		enqueue_one(&cfg, caller, caller_trusted(&cfg, caller), &q);
 	config_free(&cfg);
 	buf_free(&err);
 	free(cfgpath);
 	close(q.q);
 	close(q.inc);
 	close(q.tmp);
-	return 0;
+	return rc;
 }
