@@ -7,7 +7,7 @@
 # (tests/node/imapflow_check.mjs: list with a non-ASCII folder, fetch,
 # search, flags, move, append, a multipart's BODYSTRUCTURE and parts, IDLE
 # seeing a message delivered over SMTP and another session's STORE and
-# EXPUNGE), fetchmail over IMAP (keep), and mbsync and imaplib through a
+# EXPUNGE, QRESYNC), fetchmail over IMAP (keep), and mbsync and imaplib through a
 # tunnel (libexec/imapd -P, preauth).
 # Mail reaches the server over SMTP (swaks --data: the exact bytes sent).
 #
@@ -349,7 +349,7 @@ PY
 	[ "$status" -ne 0 ]
 }
 
-@test "imap clients: imapflow over TLS: list, fetch (envelope, bodyStructure, source), search, flags, move, append, a multipart's parts, IDLE sees SMTP delivery and another session's STORE and EXPUNGE" {
+@test "imap clients: imapflow over TLS: list, fetch (envelope, bodyStructure, source), search, flags, move, append, a multipart's parts, QRESYNC, IDLE sees SMTP delivery and another session's STORE and EXPUNGE" {
 	command -v node >/dev/null || skip "node not installed"
 	[ -d "$PH_ROOT/tests/node/node_modules/imapflow" ] || skip "imapflow not installed (npm ci --prefix tests/node)"
 	deliver 1 "flow one" "imapflow first"
@@ -373,6 +373,7 @@ PY
 	grep -q '^other session: expunged 1$' "$T/flow.out"
 	grep -q '^append: ' "$T/flow.out"
 	grep -q '^multipart: multipart/mixed 1=text/plain 2=application/octet-stream' "$T/flow.out"
+	grep -q '^qresync: expunge uid 1 vanished true$' "$T/flow.out"
 	grep -q '^ok$' "$T/flow.out"
 }
 

@@ -7,7 +7,8 @@
 // "idling" once the IDLE command is running and waits (at most 60 s) for
 // the test to deliver a third message over SMTP; then a second session
 // sets a flag and expunges while the first one idles; last an APPEND and
-// a multipart message with an attachment downloaded part by part.  Prints one line per
+// a multipart message with an attachment downloaded part by part, and
+// QRESYNC (VANISHED, MODSEQ) seen by an idling session.  Prints one line per
 // step and "ok" at the end.  A failed check is reported ("FAIL step:
 // reason") and the next steps still run, so that one run names every
 // failure; then the exit status is 1.
@@ -212,6 +213,43 @@ async function multipart() {
 	await client.mailboxOpen('INBOX');
 }
 
+// With QRESYNC enabled (imapflow asks for it when the server offers it),
+// an idling session learns of another's EXPUNGE as VANISHED (by UID) and
+// of a flag change with its MODSEQ.
+async function qresync() {
+	const q = new ImapFlow({ ...options, qresync: true });
+	const other = new ImapFlow(options);
+	await q.connect();
+	await other.connect();
+	try {
+		check(q.capabilities.has('QRESYNC'), 'QRESYNC offered');
+		check(q.enabled && q.enabled.has('QRESYNC'), 'QRESYNC enabled');
+		await q.mailboxCreate('Q');
+		for (let i = 0; i < 3; i++) await other.append('Q', Buffer.from('Subject: q' + i + '\r\n\r\nq\r\n'));
+		const mb = await q.mailboxOpen('Q');
+		check(mb.exists === 3 && mb.highestModseq > 0n, 'SELECT with HIGHESTMODSEQ');
+		const modseq0 = mb.highestModseq; // mb is updated as changes arrive
+		await other.mailboxOpen('Q');
+		const idleOn = async (action, name) => {
+			const ev = event(q, name, name + ' from the other session');
+			const idling = q.idle();
+			while (!q.idling) await new Promise((r) => setTimeout(r, 20));
+			await action();
+			try { return await ev; } finally { await q.noop(); await idling; }
+		};
+		const x = await idleOn(() => other.messageDelete('1'), 'expunge');
+		console.log('qresync: expunge uid ' + x.uid + ' vanished ' + x.vanished);
+		check(x.vanished === true && x.uid === 1, 'VANISHED of UID 1');
+		const f = await idleOn(() => other.messageFlagsAdd('1', ['\\Flagged']), 'flags');
+		console.log('qresync: flags uid ' + f.uid + ' modseq ' + f.modseq);
+		check(f.uid === 2 && f.flags.has('\\Flagged') && BigInt(f.modseq) > modseq0, 'FETCH FLAGS with a higher MODSEQ');
+		check(q.mailbox.exists === 2, 'two messages left');
+	} finally {
+		await other.logout();
+		await q.logout();
+	}
+}
+
 try {
 	await client.connect();
 	console.log('connected: secure ' + client.secureConnection);
@@ -225,6 +263,7 @@ try {
 	await step('two sessions', twoSessions);
 	await step('append', append);
 	await step('multipart', multipart);
+	await step('qresync', qresync);
 	await client.logout();
 	if (failures.length) {
 		console.log('failed: ' + failures.join(', '));
