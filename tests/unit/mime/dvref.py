@@ -2,9 +2,11 @@
 """dvref.py FILE.eml... : APPEND each message (LF -> CRLF) to the reference
 Dovecot, FETCH BODYSTRUCTURE, BODY, ENVELOPE and many sections, and write
 FILE.out (records "=LEN ITEM\\n" + LEN bytes + "\\n")."""
-import socket, sys, re
+import os, socket, sys, re
 
-PORT = 11143
+# the reference Dovecot's IMAP port (../shared/anchors/dovecot-start.sh
+# takes IMAP_PORT too; users tester1/testpass)
+PORT = int(os.environ.get('IMAP_PORT', '10143'))
 
 class Conn:
     def __init__(self):
