@@ -10,15 +10,54 @@
  * count at zero and drops the message without deferring or bouncing it. */
 #include "posthorn.h"
 #include "io.h"
+#include "log.h"
 #include "qfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* An administrator's action on a message goes into the mail log in its
+ * format (posthorn-log(5)): "TIME posthorn[PID]: info: QID: ...", so a
+ * message's way shows who held, released or deleted it.  The master owns
+ * the log file; root (or the instance's owner) may append one line to it
+ * (O_APPEND, one write).  Nothing is said when it cannot be written. */
+static void admin_log(const struct config *cfg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void admin_log(const struct config *cfg, const char *fmt, ...)
+{
+	struct buf text = BUF_INIT, line = BUF_INIT, path = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&text, fmt, ap);
+	va_end(ap);
+	if (config_bool(cfg, "log_syslog")) {
+		log_init("posthorn", 1);
+		log_info("%s", buf_cstr(&text));
+		log_init("posthorn", 0);
+	} else {
+		char when[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+		buf_printf(&line, "%s posthorn[%ld]: info: %s\n", when, (long)getpid(), buf_cstr(&text));
+		buf_printf(&path, "%s/posthorn.log", config_str(cfg, "log_dir"));
+		int fd = open(buf_cstr(&path), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t w = write(fd, line.s, line.len);
+			(void)w;
+			close(fd);
+		}
+	}
+	buf_free(&text);
+	buf_free(&line);
+	buf_free(&path);
+}
 
 static int trigger_write(const struct config *cfg, char what)
 {
@@ -191,6 +230,7 @@ static int delete(const struct config *cfg, const char *id)
 		unlinkat(qdir, buf_cstr(&p), 0);
 		trigger_write(cfg, 'N');	/* only a wake-up; no reader is fine */
 		printf("%s: deleted\n", id);
+		admin_log(cfg, "%s: deleted by posthorn queue delete (uid %ld)", id, (long)getuid());
 	}
 	close(qdir);
 	buf_free(&aside);
@@ -271,6 +311,7 @@ static int hold(const struct config *cfg, int qdir, const char *id)
 		return 1;
 	}
 	printf("%s: on hold (posthorn queue release %s sends it on)\n", id, id);
+	admin_log(cfg, "%s: put on hold by posthorn queue hold (uid %ld)", id, (long)getuid());
 	return 0;
 }
 
@@ -283,6 +324,7 @@ static int release(const struct config *cfg, int qdir, const char *id)
 	}
 	trigger_write(cfg, 'N');	/* no reader is fine: qmgr scans incoming/ at start */
 	printf("%s: released\n", id);
+	admin_log(cfg, "%s: released by posthorn queue release (uid %ld)", id, (long)getuid());
 	return 0;
 }
 

@@ -287,6 +287,7 @@ qid_of() {	# qid_of SUBJECT: queue id of the queued message with that subject
 	run posthorn -C "$PH_DIR" queue release "$q"
 	assert_success
 	assert_output --partial "$q: released"
+	grep -qE "^[0-9T:-]+Z posthorn\[[0-9]+\]: info: $q: released by posthorn queue release \(uid $(id -u)\)$" "$LOG"
 	ph_wait_count "$(newdir demo)" 2
 	wait_queue_empty
 	[ "$(grep -rl '^Subject: held' "$(newdir demo)" | wc -l)" -eq 1 ]
@@ -314,6 +315,8 @@ qid_of() {	# qid_of SUBJECT: queue id of the queued message with that subject
 	run posthorn -C "$PH_DIR" queue delete "$q"
 	assert_success
 	[ ! -e "$PH_DIR/queue/hold/$q" ]
+	grep -q "posthorn\[[0-9]*\]: info: $q: put on hold by posthorn queue hold (uid $(id -u))$" "$LOG"
+	grep -q "posthorn\[[0-9]*\]: info: $q: deleted by posthorn queue delete (uid $(id -u))$" "$LOG"
 	run mq
 	assert_output "Mail queue is empty"
 }
