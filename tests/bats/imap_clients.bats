@@ -377,7 +377,7 @@ PY
 	grep -q '^ok$' "$T/flow.out"
 }
 
-@test "imap clients: fetchmail over IMAP with STARTTLS (certificate checked) keeps the messages" {
+@test "imap clients: fetchmail over IMAP with STARTTLS and over IMAPS (certificate checked) keeps the messages" {
 	command -v fetchmail >/dev/null || skip "fetchmail not installed"
 	deliver 1 "fm one" "fetchmail first"
 	deliver 2 "fm two" "fetchmail second"
@@ -403,6 +403,15 @@ PY
 	# exit 1: no mail
 	[ "$status" -eq 1 ]
 	[ ! -s "$out" ]
+	# over implicit TLS (IMAPS), everything again (fetchall), still kept
+	printf 'poll localhost service %s protocol imap user "%s" password "%s" ssl sslcertck sslcertfile "%s" mda "cat >> %s" keep fetchall\n' \
+		"$IMAPS" "$IUSER" "$IPASS" "$CA" "$out" >"$T/fetchmailrc"
+	HOME=$T run timeout 60 fetchmail -f "$T/fetchmailrc" --nosyslog --nodetach \
+		--idfile "$T/fetchids" --pidfile "$T/fetchmail.pid"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^Subject: fm ' "$out")" -eq 2 ]
+	[ "$(inbox_count)" -eq 2 ]
 }
 
 @test "imap clients: mbsync and python imaplib.IMAP4_stream through a tunnel (imapd -P, preauth)" {
