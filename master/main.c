@@ -7,15 +7,18 @@
  *
  * DESCRIPTION
  *	The only long-running root process (when installed).  Binds the
- *	listeners (SMTP on listen:port_base+25), forks one smtpd per
- *	connection as user_smtpd with the ucspi-tcp environment (TCPREMOTEIP,
- *	TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT, PROTO=TCP), refuses with 421
+ *	listeners (SMTP on listen:port_base+25), starts (vfork and exec,
+ *	spawn.c) one smtpd per connection as user_smtpd with the ucspi-tcp
+ *	environment (TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT,
+ *	PROTO=TCP), refuses with 421
  *	over max_connections or max_connections_per_ip, starts qmgr (as
  *	user_queue) and local (as user_mail) joined by a SOCK_SEQPACKET
  *	socketpair on fd 3 of each, and restarts them together if either
  *	dies.  Binds run_dir/auth.sock (user_auth, group of user_login,
  *	0660) and runs auth (as user_auth) with it on fd 3, restarted
- *	after a growing delay if it dies.  Every child's stderr is collected, one timestamped line per
+ *	after a growing delay if it dies; the same for the queue writer
+ *	(enqueue -d as user_queue, run_dir/enqueue.sock, group of
+ *	user_smtpd, 0660) and mailboxd.  Every child's stderr is collected, one timestamped line per
  *	line, into log_dir/posthorn.log.  -f: stay in the foreground and copy
  *	the log to stdout.  posthorn start runs it (detached unless
  *	--foreground).  --no-listen: bind no TCP listeners (systemd socket
@@ -42,7 +45,8 @@
  *	reload that accepts it; removed at stop),
  *	libexec_dir/{smtpd,qmgr,local,auth,mailboxd}, run_dir/auth.sock,
  *	run_dir/mailbox.sock (SOCK_SEQPACKET, user_auth 0600: mailboxd runs
- *	as user_mail with it on fd 3, restarted like auth)
+ *	as user_mail with it on fd 3, restarted like auth),
+ *	run_dir/enqueue.sock (the queue writer's)
  */
 #include "master.h"
 #include "io.h"
