@@ -227,9 +227,9 @@ static int reload_wait(const struct config *cfg, const struct buf *before)
 			continue;
 		while (now.len && now.s[now.len - 1] == '\n')
 			now.len--;
-		const char *sp = memchr(now.s, ' ', now.len);
-		const char *what = sp ? sp + 1 : buf_cstr(&now);
-		buf_cstr(&now);
+		const char *text = buf_cstr(&now);	/* first: it may move the bytes */
+		const char *sp = strchr(text, ' ');
+		const char *what = sp ? sp + 1 : text;
 		if (!strcmp(what, "ok")) {
 			printf("posthorn reloaded: new config, tables and certificates in use\n");
 			rc = 0;
