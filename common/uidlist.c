@@ -414,6 +414,7 @@ static void rec_add(struct uidlist *u, const struct uid_msg *m)
 
 static void rec_rename(struct uidlist *u, const struct uid_msg *m)
 {
+	u->mod_gen++;
 	if (u->need_fold) {
 		changed(u);
 		return;
@@ -424,6 +425,7 @@ static void rec_rename(struct uidlist *u, const struct uid_msg *m)
 
 static void rec_remove(struct uidlist *u, unsigned long uid)
 {
+	u->mod_gen++;
 	if (u->need_fold) {
 		changed(u);
 		return;
@@ -569,6 +571,7 @@ static int load_list(struct uidlist *u)
 	u->log_ok = 0;
 	u->holes = 0;
 	u->mem_gen++;
+	u->mod_gen++;
 	int fd = open(p.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	int r = fd < 0 ? -1 : read_from(fd, &st, 0, &text);
 	int e = errno;
@@ -632,6 +635,7 @@ static int log_rename(struct uidlist *u, const char *s, const char *end)
 		return -1;
 	struct uid_msg *m = uidlist_find(u, (unsigned long)uid);
 	if (m) {
+		u->mod_gen++;
 		name_drop(u, m->name);
 		m->name = name_new(u, s, (size_t)(end - s));
 		m->sub = sub[0];
@@ -649,6 +653,7 @@ static int log_remove(struct uidlist *u, const char *s, const char *end)
 		return -1;
 	struct uid_msg *m = uidlist_find(u, (unsigned long)uid);
 	if (m) {
+		u->mod_gen++;
 		name_drop(u, m->name);
 		m->name = NULL;
 		u->holes++;

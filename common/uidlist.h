@@ -90,6 +90,8 @@ struct uidlist {
 	int cur_clean;			/* cur/ unchanged since the last scan */
 	unsigned long long gen;		/* generation of the list file */
 	unsigned long long mem_gen;	/* bumped on every change in memory */
+	unsigned long long mod_gen;	/* bumped when a listed message changes or
+					 * goes (not for additions at the end) */
 	/* the change log as read: its inode, the end of its last whole line,
 	 * whether it extends the list read (same generation) */
 	unsigned long long log_ino;

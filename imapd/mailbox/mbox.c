@@ -120,6 +120,7 @@ static int index_seen(const struct mbox *m)
 static void mark_seen(struct mbox *m)
 {
 	m->seen_gen = m->ul.mem_gen;
+	m->seen_mod = m->ul.mod_gen;
 }
 
 /* HIGHESTMODSEQ may only cover what the session has been told: never an
@@ -268,11 +269,16 @@ static int refresh_view(struct mbox *m, int allow_expunge, struct mbox_update *u
 	if (r < 0 || mbox_stale(m))
 		return -1;
 	kw_load(m->dir, &m->kw);
-	if (index_seen(m) && !(allow_expunge && m->expunge_pending))
+	int pending = allow_expunge && m->expunge_pending;
+	if (index_seen(m) && !pending)
 		return 0;
+	/* only messages added at the end (deliveries, APPENDs): no need to
+	 * look at every message already in the view */
+	int adds_only = m->seen_gen && m->seen_mod == m->ul.mod_gen && !pending;
 	if (allow_expunge)
 		m->expunge_pending = 0;
-	compare(m, allow_expunge, up);
+	if (!adds_only)
+		compare(m, allow_expunge, up);
 	add_new(m);
 	mark_seen(m);
 	return 0;

@@ -44,8 +44,9 @@ struct mbox {
 	int expunge_pending;	/* the view holds messages marked expunged */
 	size_t kw_reported;	/* keywords the session has been told of */
 	struct kwlist kw;
-	/* the index state (uidlist mem_gen) the view was last compared with */
-	unsigned long long seen_gen;
+	/* the index state (uidlist mem_gen, mod_gen) the view was last
+	 * compared with */
+	unsigned long long seen_gen, seen_mod;
 	struct mbox_cache *cache;
 	int watch_fd;
 	struct mbox *next_open;	/* the process's open folders */
