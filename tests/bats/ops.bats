@@ -12,7 +12,19 @@ setup() {
 	LOG=$PH_DIR/log/posthorn.log
 }
 
-teardown() { ph_teardown; }
+# Under SAN=1 a memory error or undefined behaviour in any process of the
+# instance (reports land in the log) fails the test; leaks are left to
+# each program's own tests.
+teardown() {
+	local bad=0
+	ph_stop
+	if [ -f "${LOG:-}" ] && grep -qE "ERROR: AddressSanitizer|runtime error:" "$LOG"; then
+		grep -E -A 20 "ERROR: AddressSanitizer|runtime error:" "$LOG" | head -60
+		bad=1
+	fi
+	ph_teardown
+	return "$bad"
+}
 
 sm() { POSTHORN_CONFIG=$CONF "$PH_BIN/sendmail" "$@"; }
 mq() { "$PH_BIN/mailq" -c "$CONF"; }
