@@ -10,7 +10,7 @@
  *	Serves one already-authenticated IMAP session on fd 0 (input) and
  *	fd 1 (output): the authenticated and selected states of RFC 3501
  *	with IDLE, UIDPLUS, MOVE, NAMESPACE, LITERAL+, ENABLE, SPECIAL-USE,
- *	CHILDREN, UNSELECT, ID, CONDSTORE and ESEARCH.  It is started by
+ *	CHILDREN, UNSELECT, ID, CONDSTORE, QRESYNC and ESEARCH.  It is started by
  *	mailboxd (as user_mail) after the auth daemon accepted the password
  *	imapd-login received; it never sees a password and never talks to
  *	the network directly.

@@ -1,9 +1,10 @@
 /* imapd.h: the modules of libexec/imapd, the IMAP mailbox stage (the
  * session after login): imapd.c (main: environment, greeting or hand-off
- * first line), session.c (command loop, states, untagged updates, IDLE),
+ * first line), session.c (command loop, states, untagged updates),
  * the I/O-free parse.c (tags, atoms, strings, literals, lists, sequence
  * sets, dates) that tests/unit/test_imap_parse.c and tests/fuzz/fuzz_imap.c
- * call directly, and one file per command group: misc.c, folder_cmd.c,
+ * call directly, and one file per command group: misc.c (CAPABILITY,
+ * NOOP, LOGOUT, ID, ENABLE, NAMESPACE, CHECK, IDLE), folder_cmd.c,
  * fetch.c, store_cmd.c, search.c.  The store is reached only through
  * mbox.h.  Only imapd includes this. */
 #ifndef POSTHORN_IMAPD_H
