@@ -833,7 +833,7 @@ static int fold(struct uidlist *u)
 }
 
 /* The batch of this update at the end of the log (cutting a torn tail). */
-static int append_log(struct uidlist *u)
+static int append_log(struct uidlist *u, int durable)
 {
 	struct buf p = BUF_INIT;
 	int fd = open(file_in(&p, u, UIDLIST_LOG, NULL), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
@@ -850,7 +850,7 @@ static int append_log(struct uidlist *u)
 		r = ftruncate(fd, (off_t)u->log_off);
 	if (r == 0)
 		r = write_all(fd, u->pending.s, u->pending.len);
-	if (r == 0)
+	if (r == 0 && durable)
 		r = fdatasync(fd);
 	int e = errno;
 	close(fd);
@@ -874,9 +874,13 @@ static int save(struct uidlist *u)
 	int r = 0;
 	if (u->changed) {
 		compact(u);
+		/* a batch of only an H line records stamps or the \Recent mark:
+		 * hints, worth no wait for the disk (lost in a crash, they are
+		 * found again by a scan or a claim) */
+		int durable = u->pending.len > 0;
 		buf_printf(&u->pending, "H %lu %llu %lu %lld %lld\n", u->next_uid, u->modseq,
 			   u->recent_uid, u->stamp_new, u->stamp_cur);
-		if (u->need_fold || !u->log_ok || !u->loaded || log_too_big(u) || append_log(u) < 0)
+		if (u->need_fold || !u->log_ok || !u->loaded || log_too_big(u) || append_log(u, durable) < 0)
 			r = fold(u);
 		if (r < 0)
 			u->loaded = 0;	/* read again next time */
