@@ -16,7 +16,8 @@
  *     - <uid>                                      (removed)
  *     H <next uid> <modseq> <recent uid> <new stamp> <cur stamp>
  *
- * one batch (ending with its H line) per locked update, fdatasync'ed;
+ * one batch (ending with its H line) per locked update, fdatasync'ed
+ * unless it only records stamps or the \Recent mark (hints);
  * every reader applies the lines after the offset it last read (a list
  * file that did not change is not read again).  When the log outgrows a
  * quarter of the list (or 256 KiB, whichever is larger), the writer folds
