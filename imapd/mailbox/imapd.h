@@ -100,7 +100,6 @@ void imap_put_datetime(struct buf *out, long long t);
 #define IMAP_LITERALS_MAX 1000		/* literals in one command */
 #define IMAP_PART_DEPTH 32		/* section part numbers: 1.2.3... */
 #define IMAP_TIMEOUT_MS (30 * 60 * 1000)	/* RFC 3501 5.4 */
-#define IMAP_IDLE_RECHECK_MS (29 * 60 * 1000)
 
 enum imap_state { IMAP_AUTH, IMAP_SELECTED, IMAP_LOGOUT };
 

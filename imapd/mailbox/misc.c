@@ -111,6 +111,8 @@ void cmd_namespace(struct session *s, struct imap_parser *p)
 
 /* ---- IDLE ---- */
 
+#define IDLE_KEEPALIVE_MS (2 * 60 * 1000)
+
 /* Waits for the client or the folder: 1 input, 0 folder/timer, -1 error. */
 static int idle_wait(struct session *s, int wfd, long long deadline)
 {
@@ -118,7 +120,7 @@ static int idle_wait(struct session *s, int wfd, long long deadline)
 		return 1;
 	struct pollfd fds[2] = {{.fd = s->io.rfd, .events = POLLIN}, {.fd = wfd, .events = POLLIN}};
 	long long left = deadline - monotonic_ms();
-	int ms = left < 0 ? 0 : left > IMAP_IDLE_RECHECK_MS ? IMAP_IDLE_RECHECK_MS : (int)left;
+	int ms = left < 0 ? 0 : left > IDLE_KEEPALIVE_MS ? IDLE_KEEPALIVE_MS : (int)left;
 	if (wfd < 0 && s->mb && ms > 1000)
 		ms = 1000;	/* no watch: re-check every second */
 	int r = poll(fds, wfd >= 0 ? 2 : 1, ms);
@@ -131,6 +133,19 @@ static int idle_wait(struct session *s, int wfd, long long deadline)
 	return r == 0 && monotonic_ms() >= deadline ? -1 : 0;
 }
 
+/* "* OK still here" when nothing was sent for a while, so that NAT
+ * boxes and clients see the connection alive (as Dovecot does). */
+static void keepalive(struct session *s, long long *last)
+{
+	long long now = monotonic_ms();
+	if (s->io.out.len)
+		*last = now;
+	else if (now - *last >= IDLE_KEEPALIVE_MS) {
+		buf_puts(&s->io.out, "* OK still here\r\n");
+		*last = now;
+	}
+}
+
 void cmd_idle(struct session *s, struct imap_parser *p)
 {
 	if (no_args(s, p) < 0)
@@ -139,7 +154,7 @@ void cmd_idle(struct session *s, struct imap_parser *p)
 	 * the watch is seen either way */
 	int wfd = s->mb ? mbox_watch_fd(s->mb) : -1;
 	io_puts(&s->io, "+ idling\r\n");
-	long long deadline = monotonic_ms() + IMAP_TIMEOUT_MS;
+	long long deadline = monotonic_ms() + IMAP_TIMEOUT_MS, last = monotonic_ms();
 	struct buf line = BUF_INIT;
 	for (int first = 1;; first = 0) {
 		int r = first ? 0 : idle_wait(s, wfd, deadline);
@@ -151,6 +166,7 @@ void cmd_idle(struct session *s, struct imap_parser *p)
 		if (r == 0) {
 			if (s->mb)
 				session_updates(s, 1);
+			keepalive(s, &last);
 			if (io_flush(&s->io) < 0) {
 				s->done = 1;
 				break;
