@@ -41,6 +41,7 @@ struct fetch_req {
 	struct fetch_item *it;
 	size_t n;
 	int need_data;		/* some item reads the message file */
+	int need_structure;	/* ENVELOPE, BODY or BODYSTRUCTURE: maybe cached */
 	int sets_seen;
 	unsigned long long changedsince;
 	int has_changedsince;
@@ -229,8 +230,10 @@ static void classify(struct fetch_req *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		enum fi_kind k = r->it[i].kind;
-		if (k >= FI_ENVELOPE)
+		if (k >= FI_SECTION)
 			r->need_data = 1;
+		else if (k >= FI_ENVELOPE)
+			r->need_structure = 1;
 		if ((k == FI_SECTION && !r->it[i].peek) || k == FI_RFC822 || k == FI_RFC822_TEXT)
 			r->sets_seen = 1;
 	}
@@ -239,7 +242,9 @@ static void classify(struct fetch_req *r)
 /* ---- output ---- */
 
 /* One message while its FETCH response is written: mapped, MIME-parsed
- * on first need. */
+ * on first need.  Structure items found in the folder cache are looked
+ * up before the response starts, so a FETCH answered from the cache
+ * alone never opens the message file. */
 struct fmsg {
 	struct session *s;
 	size_t seq;
@@ -247,6 +252,8 @@ struct fmsg {
 	size_t n;
 	struct mime_msg mm;
 	int parsed;
+	struct buf cached[MBOX_CACHE_FIELDS];
+	int have[MBOX_CACHE_FIELDS];
 };
 
 static struct mime_msg *parsed(struct fmsg *x)
@@ -325,14 +332,15 @@ static void put_structure(struct fmsg *x, enum mbox_cache_field f)
 	struct session *s = x->s;
 	struct buf v = BUF_INIT;
 	buf_puts(&s->io.out, names[f]);
-	if (mbox_cache_get(s->mb, x->seq, f, &v) != 1) {
-		buf_reset(&v);
-		if (f == MBOX_CACHE_ENVELOPE)
-			mime_envelope(parsed(x), 0, &v);
-		else
-			mime_bodystructure(parsed(x), 0, f == MBOX_CACHE_BODYSTRUCTURE, &v);
-		mbox_cache_put(s->mb, x->seq, f, v.s, v.len);
+	if (x->have[f]) {
+		buf_append(&s->io.out, x->cached[f].s, x->cached[f].len);
+		return;
 	}
+	if (f == MBOX_CACHE_ENVELOPE)
+		mime_envelope(parsed(x), 0, &v);
+	else
+		mime_bodystructure(parsed(x), 0, f == MBOX_CACHE_BODYSTRUCTURE, &v);
+	mbox_cache_put(s->mb, x->seq, f, v.s, v.len);
 	buf_append(&s->io.out, v.s, v.len);
 	buf_free(&v);
 }
@@ -382,6 +390,39 @@ static int has_kind(const struct fetch_req *r, enum fi_kind k)
 	return 0;
 }
 
+static enum mbox_cache_field cache_field(enum fi_kind k)
+{
+	return k == FI_ENVELOPE ? MBOX_CACHE_ENVELOPE :
+	       k == FI_BODYSTRUCTURE ? MBOX_CACHE_BODYSTRUCTURE : MBOX_CACHE_BODY;
+}
+
+/* Looks the structure items up in the cache: 1 if one is missing (the
+ * message must be read), 0 if the cache has them all. */
+static int structure_from_cache(struct fmsg *x, const struct fetch_req *r)
+{
+	int miss = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		enum fi_kind k = r->it[i].kind;
+		if (k < FI_ENVELOPE || k > FI_BODY)
+			continue;
+		enum mbox_cache_field f = cache_field(k);
+		if (!x->have[f])
+			x->have[f] = mbox_cache_get(x->s->mb, x->seq, f, &x->cached[f]) == 1;
+		miss |= !x->have[f];
+	}
+	return miss;
+}
+
+static void fmsg_free(struct fmsg *x)
+{
+	if (x->parsed)
+		mime_free(&x->mm);
+	if (x->d)
+		mbox_unmap(x->d, x->n);
+	for (size_t f = 0; f < MBOX_CACHE_FIELDS; f++)
+		buf_free(&x->cached[f]);
+}
+
 /* One "* n FETCH (...)": 0 ok, -1 the message file is gone. */
 static int fetch_one(struct session *s, const struct fetch_req *r, size_t seq, int add_flags)
 {
@@ -390,8 +431,13 @@ static int fetch_one(struct session *s, const struct fetch_req *r, size_t seq, i
 	memset(&x, 0, sizeof x);
 	x.s = s;
 	x.seq = seq;
-	if (r->need_data && mbox_map(s->mb, seq, &x.d, &x.n) < 0)
+	int need = r->need_data;
+	if (r->need_structure && structure_from_cache(&x, r))
+		need = 1;
+	if (need && mbox_map(s->mb, seq, &x.d, &x.n) < 0) {
+		fmsg_free(&x);
 		return -1;
+	}
 	buf_printf(&s->io.out, "* %zu FETCH (", seq);
 	int sp = 0;
 	if (s->uid && !has_kind(r, FI_UID)) {
@@ -410,10 +456,7 @@ static int fetch_one(struct session *s, const struct fetch_req *r, size_t seq, i
 		session_put_flags(s, m);
 	}
 	buf_puts(&s->io.out, ")\r\n");
-	if (x.parsed)
-		mime_free(&x.mm);
-	if (x.d)
-		mbox_unmap(x.d, x.n);
+	fmsg_free(&x);
 	session_maybe_flush(s);
 	return 0;
 }
@@ -457,7 +500,7 @@ static void run_fetch(struct session *s, struct fetch_req *r, const size_t *seqs
 void cmd_fetch(struct session *s, struct imap_parser *p)
 {
 	struct fetch_item items[FETCH_ITEMS_MAX];
-	struct fetch_req r = {items, 0, 0, 0, 0, 0, 0};
+	struct fetch_req r = {.it = items};
 	struct imap_seqset set;
 	size_t *seqs, n;
 	if (imap_p_sp(p) < 0 || imap_p_seqset(p, &set) < 0)

@@ -308,7 +308,8 @@ static void do_list(struct session *s, struct imap_parser *p, int lsub)
 	struct list_ctx c = {s, lsub ? "LSUB" : "LIST", lsub ? LR_SPECIAL : ret};
 	if (!lsub && pat.n == 0) {
 		buf_puts(&s->io.out, "* LIST (\\Noselect) \".\" \"\"\r\n");
-	} else if (folder_list(s->root, ref.p, ref.n, pat.p, pat.n, lsub || (sel & LR_SUBSCRIBED),
+	} else if (folder_list(s->root, ref.p, ref.n, pat.p, pat.n,
+				      lsub ? 2 : (sel & LR_SUBSCRIBED) ? 1 : 0,
 			       list_one, &c) < 0) {
 		return session_no_errno(s, c.verb, errno);
 	}

@@ -253,6 +253,15 @@ void session_updates(struct session *s, int allow_expunge)
 	struct mbox_update up;
 	memset(&up, 0, sizeof up);
 	if (mbox_sync(s->mb, allow_expunge, &up) < 0) {
+		if (errno == ESTALE) {
+			/* The folder's index was rebuilt with a new UIDVALIDITY:
+			 * this session's UIDs and numbers mean nothing any more. */
+			log_warn("user %s: folder index rebuilt under the session: BYE", s->user);
+			buf_puts(&s->io.out, "* BYE [UNAVAILABLE] mailbox changed under the session, please reconnect\r\n");
+			s->done = 1;
+			mbox_update_free(&up);
+			return;
+		}
 		if (!s->sync_failed++)	/* once: IDLE may retry every second */
 			log_warn("user %s: sync: %s", s->user, strerror(errno));
 		mbox_update_free(&up);
