@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -94,7 +95,7 @@ void login_client_free(struct login_client *c)
 	buf_free(&c->ip);
 }
 
-void login_tls_setup(struct login_client *c, int implicit)
+static void tls_load(struct login_client *c, int implicit)
 {
 	struct buf err = BUF_INIT;
 	if (tls_server_new(&c->tls, c->cfg, &err) < 0) {
@@ -104,8 +105,32 @@ void login_tls_setup(struct login_client *c, int implicit)
 		c->tls = NULL;
 	}
 	buf_free(&err);
+}
+
+void login_tls_setup(struct login_client *c, int implicit)
+{
+	const char *fds = getenv("POSTHORN_TLS_FDS");	/* "" = master has no key */
+	if (!implicit && !priv_is_root() && fds && *fds) {
+		c->tls_lazy = 1;
+		return;
+	}
+	tls_load(c, implicit);
 	if (priv_is_root())
 		priv_drop(config_str(c->cfg, "user_login"), (gid_t)-1);
+}
+
+int login_tls_offered(const struct login_client *c)
+{
+	return (c->tls || c->tls_lazy) && !tls_active(&c->io);
+}
+
+int login_tls_ready(struct login_client *c)
+{
+	if (c->tls_lazy) {
+		c->tls_lazy = 0;
+		tls_load(c, 0);
+	}
+	return c->tls ? 0 : -1;
 }
 
 int login_tls_start(struct login_client *c)

@@ -18,7 +18,8 @@
 struct login_client {
 	const struct config *cfg;
 	struct io io;
-	struct tls_server *tls;	/* NULL: no key, STARTTLS/STLS not offered */
+	struct tls_server *tls;	/* NULL: not loaded (yet) */
+	int tls_lazy;		/* the key waits on master's fds until STARTTLS/STLS */
 	struct buf ip;
 	int auth_fd;		/* connection to the auth daemon, -1 until used */
 };
@@ -39,8 +40,17 @@ void login_client_free(struct login_client *c);
 
 /* Loads the key while still privileged (logs why TLS is unavailable;
  * implicit only changes the message), then, started as root (inetd),
- * drops to user_login before a byte from the network is read. */
+ * drops to user_login before a byte from the network is read.  Under
+ * master (key and certificate on inherited fds, not root) a plain session
+ * leaves the loading to login_tls_ready, as smtpd does: most sessions on
+ * 143/110 never ask, and OpenSSL's context costs CPU and about a
+ * megabyte for as long as the session is relayed. */
 void login_tls_setup(struct login_client *c, int implicit);
+/* STARTTLS/STLS may be offered: a key is loaded or waiting, no TLS yet. */
+int login_tls_offered(const struct login_client *c);
+/* Loads a waiting key (before the STARTTLS/STLS go-ahead is sent):
+ * 0 ready, -1 TLS unavailable (logged; no longer offered). */
+int login_tls_ready(struct login_client *c);
 /* The server handshake (implicit TLS, or after the STARTTLS/STLS reply is
  * flushed), bounded by tls_handshake_timeout; anything the client
  * pipelined before it is discarded.  Logs the outcome.  0 ok, -1 failed

@@ -39,7 +39,7 @@ static void bad(struct imap_login *l, const struct buf *tag, const char *text)
 
 static int starttls_offered(const struct imap_login *l)
 {
-	return l->c.tls && !tls_active(&l->c.io);
+	return login_tls_offered(&l->c);
 }
 
 static void capabilities(struct imap_login *l, struct buf *out)
@@ -67,6 +67,8 @@ static void cmd_starttls(struct imap_login *l, const struct buf *tag)
 	if (!starttls_offered(l))
 		return bad(l, tag, tls_active(&l->c.io) ? "BAD TLS is already active"
 							: "BAD STARTTLS not available");
+	if (login_tls_ready(&l->c) < 0)
+		return tagged(l, tag, "NO [UNAVAILABLE] TLS is not available now");
 	tagged(l, tag, "OK begin TLS negotiation now");
 	if (io_flush(&l->c.io) < 0 || login_tls_start(&l->c) < 0)
 		l->done = 1;	/* login_tls_start dropped anything pipelined */

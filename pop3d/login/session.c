@@ -27,7 +27,7 @@ int auth_allowed(const struct login *l)
 
 static int stls_offered(const struct login *l)
 {
-	return l->c.tls && !tls_active(&l->c.io);
+	return login_tls_offered(&l->c);
 }
 
 static void cmd_capa(struct login *l)
@@ -56,6 +56,8 @@ static void cmd_stls(struct login *l, int has_arg)
 		return bad(l, tls_active(&l->c.io) ? "-ERR already using TLS" : "-ERR STLS not available");
 	if (l->user.len)
 		return bad(l, "-ERR STLS only before USER");
+	if (login_tls_ready(&l->c) < 0)
+		return bad(l, "-ERR [SYS/TEMP] TLS is not available now");
 	reply(l, "+OK begin TLS negotiation");
 	if (io_flush(&l->c.io) < 0) {
 		l->done = 1;
