@@ -95,9 +95,10 @@ static void answer(int conn, int code, const char *text)
 	buf_free(&a);
 }
 
-/* users.cdb "mailbox:quota" -> mail_dir/mailbox: 0 ok, -1 (reason). */
+/* users.cdb "mailbox:quota" -> mail_dir/mailbox and the quota in bytes
+ * (0: none): 0 ok, -1 (reason). */
 static int find_maildir(const struct config *cfg, const struct buf *user, struct buf *dir,
-			const char **why)
+			unsigned long long *quota, const char **why)
 {
 	struct resolver res;
 	struct buf val = BUF_INIT;
@@ -108,8 +109,7 @@ static int find_maildir(const struct config *cfg, const struct buf *user, struct
 	int k = resolve_user(&res, user->s, user->len, &val);
 	resolver_close(&res);
 	struct buf mailbox = BUF_INIT;
-	unsigned long long quota;
-	int ok = k == 1 && resolve_mailbox(&val, &mailbox, &quota) == 0;
+	int ok = k == 1 && resolve_mailbox(&val, &mailbox, quota) == 0;
 	if (k == 0)
 		*why = "no such user in users.cdb";
 	else if (k == 1 && !ok)
@@ -135,7 +135,7 @@ static const char *stage_program(const struct buf *service)
 }
 
 static pid_t start_stage(const struct config *cfg, const struct mbox_req *r, const char *prog,
-			 const struct buf *dir)
+			 const struct buf *dir, unsigned long long quota)
 {
 	pid_t pid = fork();
 	if (pid != 0)
@@ -145,6 +145,11 @@ static pid_t start_stage(const struct config *cfg, const struct mbox_req *r, con
 		_exit(111);
 	setenv("POSTHORN_USER", r->user.s, 1);
 	setenv("POSTHORN_MAILDIR", dir->s, 1);
+	/* the users table's quota, for the stage's own writes (IMAP APPEND,
+	 * COPY): the same limit local delivery enforces */
+	struct buf qb = BUF_INIT;	/* this process execs or exits next */
+	buf_printf(&qb, "%llu", quota);
+	setenv("POSTHORN_QUOTA", buf_cstr(&qb), 1);
 	if (r->ip.len)
 		setenv("TCPREMOTEIP", r->ip.s, 1);
 	struct buf path = BUF_INIT;
@@ -161,13 +166,14 @@ void mbox_serve(const struct config *cfg, int conn)
 	struct mbox_req r = {BUF_INIT, BUF_INIT, BUF_INIT, -1};
 	struct buf dir = BUF_INIT, tmp = BUF_INIT;
 	const char *why = NULL, *prog = NULL;
+	unsigned long long quota = 0;
 	ssize_t n = recv_packet(conn, pkt, sizeof pkt, &r.fd);
 	if (n <= 0 || mbox_parse(pkt, (size_t)n, &r) < 0 || r.fd < 0)
 		why = "malformed request";
 	else if (!(prog = stage_program(&r.service)))
 		why = "unknown mailbox service";
-	else if (find_maildir(cfg, &r.user, &dir, &why) == 0)
-		why = start_stage(cfg, &r, prog, &dir) < 0 ? "fork failed" : NULL;
+	else if (find_maildir(cfg, &r.user, &dir, &quota, &why) == 0)
+		why = start_stage(cfg, &r, prog, &dir, quota) < 0 ? "fork failed" : NULL;
 	if (why) {
 		log_warn("hand-off for %s refused: %s", r.user.len ?
 			 log_safe(&tmp, r.user.s, r.user.len, 100) : "?", why);

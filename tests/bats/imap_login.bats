@@ -346,6 +346,30 @@ PY
 	assert_line "logout BYE"
 }
 
+@test "imap: the users table's quota reaches imapd: an APPEND over it gets NO [OVERQUOTA], one under it is stored" {
+	have_imapd || skip "libexec/imapd not built yet"
+	set_conf plaintext_auth_loopback yes
+	echo secret | posthorn -C "$PH_DIR" user add small@example.test --quota 3000 >/dev/null
+	start
+	run pyimap <<'PY'
+m = imaplib.IMAP4("127.0.0.1", PORT, timeout=10)
+m.login("small@example.test", "secret")
+big = b"Subject: big\r\n\r\n" + b"x" * 5000 + b"\r\n"
+small = b"Subject: small\r\n\r\nhello\r\n"
+try:
+    print("big", m.append("INBOX", None, None, big))
+except m.error as e:
+    print("big error", e)
+print("small", m.append("INBOX", None, None, small)[0])
+print("select", m.select("INBOX"))
+m.logout()
+PY
+	assert_success
+	assert_line --regexp "^big .*NO.*\[OVERQUOTA\]"
+	assert_line "small OK"
+	assert_line "select ('OK', [b'1'])"
+}
+
 @test "imap: AUTHENTICATE PLAIN with SASL-IR over imaps logs in (imaplib); curl imaps:// with --cacert lists INBOX" {
 	[ -f "$CA" ] || skip "no instance CA"
 	have_imapd || skip "libexec/imapd not built yet"
