@@ -937,15 +937,59 @@ static int read_sub(struct uidlist *u, const char *sub, struct entries *es)
 	return e ? -1 : 0;
 }
 
+/* What add_new reads new messages with: new/ and cur/ opened once (a
+ * first scan of a big folder opens every message; a path walk from the
+ * root for each cost a third of it) and one read buffer. */
+struct measurer {
+	int dirfd[2];		/* new/, cur/ */
+	char *chunk;
+};
+
+static int measurer_open(struct measurer *ms, const struct uidlist *u)
+{
+	static const char *const subs[2] = {"new", "cur"};
+	struct buf p = BUF_INIT;
+	ms->chunk = NULL;
+	ms->dirfd[0] = ms->dirfd[1] = -1;
+	for (int i = 0; i < 2; i++) {
+		buf_reset(&p);
+		ms->dirfd[i] = open(file_in(&p, u, subs[i], NULL), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (ms->dirfd[i] < 0 && errno != ENOENT) {
+			int e = errno;
+			buf_free(&p);
+			if (i)
+				close(ms->dirfd[0]);
+			errno = e;
+			return -1;
+		}
+	}
+	buf_free(&p);
+	ms->chunk = xmalloc(READ_CHUNK);
+	return 0;
+}
+
+static void measurer_close(struct measurer *ms)
+{
+	for (int i = 0; i < 2; i++)
+		if (ms->dirfd[i] >= 0)
+			close(ms->dirfd[i]);
+	free(ms->chunk);
+}
+
 /* Reads a new message once: its CRLF size and its file size.  1 ok, 0
  * gone meanwhile (moved or removed: the next scan finds it), -1 error. */
-static int measure(struct uidlist *u, const struct entry *e, unsigned long long *size,
+static int measure(const struct measurer *ms, const struct entry *e, unsigned long long *size,
 		   unsigned long long *fsize, long long *mtime)
 {
-	struct buf p = BUF_INIT;
-	const char *sub = e->sub == 'n' ? "new" : "cur";
-	int fd = open(file_in(&p, u, sub, e->name), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	buf_free(&p);
+	int dfd = ms->dirfd[e->sub == 'n' ? 0 : 1];
+	if (dfd < 0)
+		return 0;	/* the directory itself is gone */
+	/* O_NOATIME: reading every new message must not also write its
+	 * inode (relatime updates the first read after a write); only the
+	 * file's owner may ask, so another reader falls back */
+	int fd = openat(dfd, e->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dfd, e->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	struct stat st;
@@ -956,7 +1000,7 @@ static int measure(struct uidlist *u, const struct entry *e, unsigned long long 
 		*mtime = st.st_mtim.tv_sec > 0 ? (long long)st.st_mtim.tv_sec : 0;
 		want = (unsigned long long)st.st_size;
 	}
-	char *chunk = xmalloc(READ_CHUNK);
+	char *chunk = ms->chunk;
 	int cr = 0;
 	char last = 0;
 	ssize_t r = 0;
@@ -978,7 +1022,6 @@ static int measure(struct uidlist *u, const struct entry *e, unsigned long long 
 	if (r == 0 && *fsize > 0 && last != '\n')
 		*size += last == '\r' ? 1 : 2;
 	int e2 = errno;
-	free(chunk);
 	close(fd);
 	errno = e2;
 	return r < 0 ? -1 : 1;
@@ -1079,14 +1122,20 @@ static int name_order(const void *a, const void *b)
 /* New messages get UIDs in name order (delivery time first). */
 static int add_new(struct uidlist *u, struct entries *es)
 {
-	if (es->n)
-		qsort(es->e, es->n, sizeof *es->e, name_order);
+	if (!es->n)
+		return 0;
+	qsort(es->e, es->n, sizeof *es->e, name_order);
+	struct measurer ms;
+	if (measurer_open(&ms, u) < 0)
+		return -1;
 	for (size_t i = 0; i < es->n; i++) {
 		unsigned long long size, fsize;
 		long long mtime;
-		int r = measure(u, &es->e[i], &size, &fsize, &mtime);
-		if (r < 0)
+		int r = measure(&ms, &es->e[i], &size, &fsize, &mtime);
+		if (r < 0) {
+			measurer_close(&ms);
 			return -1;
+		}
 		if (r == 0 || u->next_uid >= 0xffffffffUL)
 			continue;
 		struct uid_msg *m = push_msg(u);
@@ -1099,6 +1148,7 @@ static int add_new(struct uidlist *u, struct entries *es)
 		m->name = name_new(u, es->e[i].name, strlen(es->e[i].name));
 		rec_add(u, m);
 	}
+	measurer_close(&ms);
 	return 0;
 }
 
