@@ -228,8 +228,8 @@ static void check_reachable(const struct config *cfg)
 /* Root mode: the daemons are root's, enqueue setuid user_queue. */
 static void check_daemons(const struct config *cfg)
 {
-	static const char *const progs[] = {"master", "smtpd", "qmgr", "local", "auth", "pop3d",
-		"pop3d-login", "mailboxd", "imapd-login", "imapd", NULL};
+	static const char *const progs[] = {"master", "smtpd", "qmgr", "local", "remote", "auth",
+		"pop3d", "pop3d-login", "mailboxd", "imapd-login", "imapd", NULL};
 	static const struct expect prog = {'f', NULL, NULL, 0755},
 		enq = {'f', "user_queue", NULL, 04755};
 	const char *d = config_str(cfg, "libexec_dir");

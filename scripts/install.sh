@@ -23,7 +23,7 @@ set -eu
 : "${LOGDIR:=/var/log/posthorn}" "${RUNDIR:=/run/posthorn}"
 : "${INSTALL_COMPAT:=0}" "${NO_USERS:=0}" "${RELOCATE:=0}" "${INIT_OPTS:=}"
 
-DAEMONS="master smtpd enqueue qmgr local auth pop3d pop3d-login mailboxd imapd-login imapd"
+DAEMONS="master smtpd enqueue qmgr local remote auth pop3d pop3d-login mailboxd imapd-login imapd"
 ACCOUNTS="posthorn-smtpd posthorn-queue posthorn-mail posthorn-auth posthorn-login posthorn-remote"
 D=$DESTDIR
 LIBDIR=$PREFIX/lib/posthorn

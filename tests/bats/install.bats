@@ -43,7 +43,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 	run listing
 	assert_line "755 root:root f ./usr/sbin/posthorn"
 	assert_line "4755 posthorn-queue:posthorn-queue f ./usr/lib/posthorn/enqueue"
-	for p in master smtpd qmgr local auth pop3d pop3d-login mailboxd sendmail mailq; do
+	# every daemon the Makefile builds (a list kept by hand once missed remote)
+	daemons=$(sed -n 's/^LIBEXEC_PROGS = //p' "$PH_ROOT/Makefile")
+	[ -n "$daemons" ]
+	for p in $daemons sendmail mailq; do
+		[ "$p" = enqueue ] && continue
 		assert_line "755 root:root f ./usr/lib/posthorn/$p"
 	done
 	assert_line "777 root:root l ./usr/sbin/sendmail"
