@@ -461,8 +461,8 @@ static void test_append_copy(void)
 	buf_printf(&qp, "%s/maildirsize", root);
 	CHECK(file_read(buf_cstr(&qp), &qs, 4096) == 0 && mem_find(qs.s, qs.len, "\n18 1\n-18 -1\n", 13));
 	buf_free(&qs);
+	unlink(buf_cstr(&qp));
 	buf_free(&qp);
-	unlink(strcat(strcpy(big, root), "/maildirsize"));
 	mbox_close(s);
 }
 
