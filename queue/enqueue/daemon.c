@@ -17,6 +17,7 @@
  * from SO_PEERCRED, not from what it says: only root, the queue user and
  * user_smtpd may set trace attributes. */
 #include "enqueue.h"
+#include "agent.h"
 #include "log.h"
 
 #include <errno.h>
@@ -35,10 +36,8 @@
 #define IDLE_SECS 60
 #define WORKER_USES 10000	/* then a fresh process: bounds any slow leak */
 
-static int sigfds[2] = {-1, -1};
 static int status_fds[2] = {-1, -1};	/* workers -> parent: struct status */
 static int alive_fds[2] = {-1, -1};	/* parent holds [1]: EOF when it is gone */
-static volatile sig_atomic_t stopping;
 
 struct status {
 	pid_t pid;
@@ -51,30 +50,13 @@ struct worker {
 };
 static struct worker workers[MAX_WORKERS];
 
-static void on_signal(int sig)
-{
-	int e = errno;
-	if (sig == SIGTERM || sig == SIGINT)
-		stopping = 1;
-	ssize_t w = write(sigfds[1], "x", 1);	/* wakes poll() */
-	(void)w;
-	errno = e;
-}
-
 static void signals_setup(void)
 {
-	if (pipe2(sigfds, O_NONBLOCK | O_CLOEXEC) < 0 || pipe2(status_fds, O_CLOEXEC) < 0 ||
-	    pipe2(alive_fds, O_CLOEXEC) < 0)
+	/* SIGCHLD/SIGTERM/SIGINT through the delivery agents' self-pipe */
+	agent_signals_setup();
+	if (pipe2(status_fds, O_CLOEXEC) < 0 || pipe2(alive_fds, O_CLOEXEC) < 0)
 		die(111, "pipe: %s", strerror(errno));
 	fcntl(status_fds[0], F_SETFL, O_NONBLOCK);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 }
 
 /* fd 3 must be a listening stream socket from master. */
@@ -120,8 +102,7 @@ worker_main(const struct config *cfg, const struct qdirs *q)
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
-	close(sigfds[0]);
-	close(sigfds[1]);
+	agent_signals_close();
 	close(status_fds[0]);
 	close(alive_fds[1]);
 	for (int uses = 0; uses < WORKER_USES;) {
@@ -160,9 +141,7 @@ static void read_status(void)
 
 static void reap(void)
 {
-	char junk[64];
-	while (read(sigfds[0], junk, sizeof junk) > 0)
-		;
+	agent_signals_drain();
 	int st;
 	pid_t pid;
 	read_status();	/* a worker's last word comes before its exit */
@@ -204,9 +183,9 @@ int enqueue_daemon(const struct config *cfg, const struct qdirs *q)
 	/* fill the account cache before forking: every worker inherits it */
 	caller_trusted(cfg, (uid_t)-1);
 	log_info("serving the enqueue socket");
-	while (!stopping) {
+	while (!agent_stopping()) {
 		top_up(cfg, q);
-		struct pollfd p[2] = {{sigfds[0], POLLIN, 0}, {status_fds[0], POLLIN, 0}};
+		struct pollfd p[2] = {{agent_signal_fd(), POLLIN, 0}, {status_fds[0], POLLIN, 0}};
 		/* with every slot taken, retry now and then after a fork failure */
 		if (poll(p, 2, 1000) < 0 && errno != EINTR)
 			die(111, "poll: %s", strerror(errno));
